@@ -1,0 +1,263 @@
+r"""What each generation trains on: orthogonal knobs, and the literature's loops as presets.
+
+A `Regime` is a pytree. Fields that set array shapes or choose code paths are static
+(`memory`, `real`, `n_real`, `subsample`, the schedule's kind); everything else
+(the synthetic sample size on the exact path, $\lambda$, $w$, the temperature $\tau$, the
+drift $v$) is an array, so it can be vmapped over in a sweep without recompiling.
+
+Generation $t = 1, 2, \dots$ fits model $t$ on data made by model $t-1$ (model 0 is the truth):
+
+- **synthetic data**: $n_t$ samples from model $t-1$ at temperature $\tau$, i.e. from
+  $N(\mu_{t-1}, \tau^2\Sigma_{t-1})$ for the Gaussian; $n_t$ follows a `Schedule`, or is
+  $\mathrm{round}(\lambda\, n_{\rm real})$ when `lam` is set (augment);
+- **memory**: ``"replace"`` (only this generation's synthetic data), ``"accumulate"`` (all
+  synthetic data so far), ``"accumulate_subsample"`` (a uniform subsample of fixed size drawn
+  without replacement from all synthetic data so far; sample path only);
+- **real data**: ``"none"``, ``"fixed"`` (one real set of `n_real` draws from the initial
+  truth, reused every generation) or ``"fresh"`` (`n_real` new draws from the current truth);
+- **weight**: pooled (every sample counts once) or, with `w` set, the weighted MLE giving the
+  real data total weight $w$ and the synthetic data $1 - w$;
+- **truth drift**: the truth's mean moves by $v$ per generation; metrics are measured against
+  the current truth.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+MEMORIES = ("replace", "accumulate", "accumulate_subsample")
+REALS = ("none", "fixed", "fresh")
+SCHEDULES = ("constant", "linear", "power")
+
+
+def _concrete(x):
+    """`x` as a numpy value, or None when it is traced (inside a vmap or jit)."""
+    if isinstance(x, jax.core.Tracer):
+        return None
+    return np.asarray(x)
+
+
+def _arr(x):
+    return jnp.asarray(x, jnp.result_type(float))
+
+
+class Schedule(eqx.Module):
+    r"""Synthetic sample size per generation, $n_t$ for $t = 1, 2, \dots$ (floored to integers).
+
+    ``constant``: $n_0$; ``linear``: $n_0 + r (t - 1)$; ``power``: $n_0\, t^{r}$.
+    """
+
+    kind: str = eqx.field(static=True)
+    n0: Float[Array, ""] = eqx.field(converter=_arr)
+    rate: Float[Array, ""] = eqx.field(converter=_arr)
+
+    def __check_init__(self):
+        if self.kind not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.kind!r}; choose one of {SCHEDULES}")
+        n0 = _concrete(self.n0)
+        if n0 is not None and (not np.isfinite(n0) or n0 < 1):
+            raise ValueError(f"sample size must be >= 1, got {float(n0)}")
+        r = _concrete(self.rate)
+        if r is not None and self.kind == "linear" and r < 0:
+            raise ValueError(f"a linear schedule needs a rate >= 0, got {float(r)}")
+
+    def __call__(self, t) -> Float[Array, ""]:
+        t = jnp.asarray(t, self.n0.dtype)
+        if self.kind == "constant":
+            n = self.n0 + 0.0 * t
+        elif self.kind == "linear":
+            n = self.n0 + self.rate * (t - 1.0)
+        else:
+            n = self.n0 * t**self.rate
+        return jnp.floor(n + 1e-6)
+
+    def concrete_range(self, generations: int) -> tuple[int, int] | None:
+        """(min, max) of $n_t$ over $t = 1..G$ when the schedule is concrete, else None."""
+        n0, r = _concrete(self.n0), _concrete(self.rate)
+        if n0 is None or r is None:
+            return None
+        t = np.arange(1, generations + 1, dtype=np.float64)
+        if self.kind == "constant":
+            n = np.full_like(t, float(n0))
+        elif self.kind == "linear":
+            n = float(n0) + float(r) * (t - 1)
+        else:
+            n = float(n0) * t ** float(r)
+        n = np.floor(n + 1e-6)
+        return int(n.min()), int(n.max())
+
+
+def constant(n) -> Schedule:
+    """$n_t = n$."""
+    return Schedule("constant", n, 0.0)
+
+
+def linear(n0, rate) -> Schedule:
+    """$n_t = n_0 + r(t-1)$: superlinear growth of $\\sum 1/n_t$ is what avoids collapse."""
+    return Schedule("linear", n0, rate)
+
+
+def power(n0, exponent) -> Schedule:
+    """$n_t = n_0 t^p$; $\\sum_t 1/n_t < \\infty$ iff $p > 1$."""
+    return Schedule("power", n0, exponent)
+
+
+def _as_schedule(n) -> Schedule:
+    return n if isinstance(n, Schedule) else constant(n)
+
+
+class Regime(eqx.Module):
+    """The data each generation trains on. Build one with a preset (`replace`, `accumulate`, ...)."""
+
+    n: Schedule
+    memory: str = eqx.field(static=True)
+    real: str = eqx.field(static=True)
+    n_real: int = eqx.field(static=True)
+    subsample: int = eqx.field(static=True)
+    lam: Float[Array, ""] | None
+    w: Float[Array, ""] | None
+    temperature: Float[Array, ""] = eqx.field(converter=_arr)
+    drift: Float[Array, "..."] = eqx.field(converter=_arr)
+    name: str = eqx.field(static=True)
+
+    def __check_init__(self):
+        if self.memory not in MEMORIES:
+            raise ValueError(f"unknown memory {self.memory!r}; choose one of {MEMORIES}")
+        if self.real not in REALS:
+            raise ValueError(f"unknown real-data mode {self.real!r}; choose one of {REALS}")
+        if self.real != "none" and self.n_real < 1:
+            raise ValueError(f"n_real must be >= 1 with real data {self.real!r}, got {self.n_real}")
+        for nm, v in (("lambda", self.lam), ("w", self.w)):
+            c = None if v is None else _concrete(v)
+            if c is not None and not (np.all(np.isfinite(c)) and np.all((c >= 0) & (c <= 1))):
+                raise ValueError(f"{nm} must lie in [0, 1], got {c}")
+        if self.lam is not None and self.real == "none":
+            raise ValueError("lambda scales the synthetic data against a real set: give real data")
+        if self.w is not None and self.real == "none":
+            raise ValueError("the weight w is the real data's share: give real data")
+        tau = _concrete(self.temperature)
+        if tau is not None and not (np.all(np.isfinite(tau)) and np.all(tau > 0)):
+            raise ValueError(f"temperature tau must be > 0, got {tau}")
+        dr = _concrete(self.drift)
+        if dr is not None and (dr.ndim > 1 or not np.all(np.isfinite(dr))):
+            raise ValueError("drift must be a finite scalar or vector")
+        if self.memory == "accumulate_subsample" and self.subsample < 1:
+            raise ValueError(f"the subsample size must be >= 1, got {self.subsample}")
+
+    # The engine asks these.
+    def synthetic_count(self, t) -> Float[Array, ""]:
+        """$n_t$, the number of synthetic samples drawn in generation $t$."""
+        if self.lam is not None:
+            return jnp.round(self.lam * self.n_real) + 0.0 * jnp.asarray(t, self.lam.dtype)
+        return self.n(t)
+
+    def synthetic_capacity(self, generations: int) -> int | None:
+        """The largest $n_t$ over the run, or None when it is traced."""
+        if self.lam is not None:
+            return self.n_real
+        r = self.n.concrete_range(generations)
+        return None if r is None else r[1]
+
+    def min_train_size(self, generations: int = 1) -> int | None:
+        """The fewest samples any fit sees (for estimator checks), or None when traced."""
+        if self.memory == "accumulate_subsample":
+            return self.subsample
+        if self.lam is not None:
+            lam = _concrete(self.lam)
+            if lam is None:
+                return None
+            syn = int(np.round(np.min(lam) * self.n_real))
+        else:
+            r = self.n.concrete_range(generations)
+            if r is None:
+                return None
+            syn = r[0]
+        return syn + (self.n_real if self.real != "none" else 0)
+
+    def describe(self) -> str:
+        parts = [self.name, f"memory={self.memory}", f"real={self.real}"]
+        if self.real != "none":
+            parts.append(f"n_real={self.n_real}")
+        if self.lam is None:
+            parts.append(f"n={self.n.kind}({_fmt(self.n.n0)}" + (
+                f", {_fmt(self.n.rate)})" if self.n.kind != "constant" else ")"))
+        else:
+            parts.append(f"lambda={_fmt(self.lam)}")
+        if self.w is not None:
+            parts.append(f"w={_fmt(self.w)}")
+        if self.memory == "accumulate_subsample":
+            parts.append(f"subsample={self.subsample}")
+        parts.append(f"tau={_fmt(self.temperature)}")
+        parts.append(f"drift={_fmt(self.drift)}")
+        return " ".join(parts)
+
+
+def _fmt(x) -> str:
+    c = _concrete(x)
+    if c is None:
+        return "<traced>"
+    c = np.asarray(c)
+    return f"{float(c):g}" if c.ndim == 0 else np.array2string(c, precision=4)
+
+
+def _make(name, n, *, memory="replace", real="none", n_real=0, subsample=0, lam=None, w=None,
+          temperature=1.0, drift=0.0) -> Regime:
+    return Regime(
+        n=_as_schedule(n), memory=memory, real=real, n_real=int(n_real), subsample=int(subsample),
+        lam=None if lam is None else _arr(lam), w=None if w is None else _arr(w),
+        temperature=temperature, drift=drift, name=name,
+    )
+
+
+def replace(n, *, temperature=1.0, drift=0.0) -> Regime:
+    """Each generation trains only on $n$ (or $n_t$) samples of the previous model."""
+    return _make("replace", n, temperature=temperature, drift=drift)
+
+
+def accumulate(n, *, temperature=1.0, drift=0.0) -> Regime:
+    """Each generation adds $n$ synthetic samples to all earlier ones (Gerstgrasser et al. 2024)."""
+    return _make("accumulate", n, memory="accumulate", temperature=temperature, drift=drift)
+
+
+def accumulate_subsample(n, subsample: int | None = None, *, temperature=1.0, drift=0.0) -> Regime:
+    """Accumulate, then train on a uniform subsample of fixed size (Kazdan et al. 2024). Sample path only."""
+    size = int(n) if subsample is None else subsample
+    return _make("accumulate_subsample", n, memory="accumulate_subsample", subsample=size,
+                 temperature=temperature, drift=drift)
+
+
+def augment(n_real: int, lam, *, temperature=1.0, drift=0.0) -> Regime:
+    r"""A fixed real set of `n_real` samples plus $\lambda\, n_{\rm real}$ fresh synthetic ones (Bertrand et al. 2024)."""
+    return _make("augment", 1, real="fixed", n_real=n_real, lam=lam, temperature=temperature, drift=drift)
+
+
+def fresh(n_real: int, n_synthetic, *, temperature=1.0, drift=0.0) -> Regime:
+    """`n_real` fresh draws from the (current) truth plus `n_synthetic` synthetic samples each generation."""
+    return _make("fresh", n_synthetic, real="fresh", n_real=n_real, temperature=temperature, drift=drift)
+
+
+def weighted(n_real: int, n_synthetic, w, *, real: str = "fixed", temperature=1.0, drift=0.0) -> Regime:
+    r"""Weighted MLE: the real data carry total weight $w$, the synthetic data $1 - w$."""
+    return _make("weighted", n_synthetic, real=real, n_real=n_real, w=w, temperature=temperature, drift=drift)
+
+
+PRESETS = {
+    "replace": replace,
+    "accumulate": accumulate,
+    "accumulate_subsample": accumulate_subsample,
+    "augment": augment,
+    "fresh": fresh,
+    "weighted": weighted,
+}
+
+
+def preset(name: str, **kwargs) -> Regime:
+    """A named preset with keyword arguments, e.g. ``preset("fresh", n_real=50, n_synthetic=50)``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown regime {name!r}; choose one of {tuple(PRESETS)}")
+    return PRESETS[name](**kwargs)
+

@@ -1,0 +1,383 @@
+r"""The engine: one chain's generation step, vmapped over chains, scanned over generations.
+
+`simulate(key, model, regime, generations, chains)` runs `chains` independent
+recursive-fitting chains. The step of one chain is written once (`_chain_step`); `jax.vmap`
+adds the chain axis and `jax.lax.scan` runs the generations over the batched state.
+Cross-chain summaries (mean, standard deviation, quantiles) are computed inside the scan, so
+memory is O(chains) unless full paths are asked for.
+
+Randomness: generation $t$ has the key `fold_in(key, t)`; chain $i$ reads Threefry at the
+counters $(i, j)$ under it (see `jaxcollapse._random`). Chain $i$ is therefore the same
+whether 8 or $10^6$ chains run, and a new key reuses the compiled program.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from . import _random as R
+from ._random import Stream
+from .families._base import AbstractFamily, AbstractStats
+from .regimes import Regime
+
+PATHS = ("exact", "samples")
+DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+class Summary(eqx.Module):
+    """Cross-chain summary of one metric, per generation (index 0 is the starting model)."""
+
+    mean: Float[Array, " G1"]
+    std: Float[Array, " G1"]
+    quantiles: Float[Array, "G1 Q"]
+    levels: tuple[float, ...] = eqx.field(static=True)
+
+    def quantile(self, q: float) -> Float[Array, " G1"]:
+        if q not in self.levels:
+            raise ValueError(f"quantile {q} was not recorded; recorded: {self.levels}")
+        return self.quantiles[:, self.levels.index(q)]
+
+
+class Trajectory(eqx.Module):
+    r"""The result of `simulate`.
+
+    - `generations`: $0, 1, \dots, G$.
+    - `summary[name]`: a `Summary` (mean, std and quantiles across chains, per generation).
+      Means and standard deviations use every chain; quantiles use the first
+      `min(chains, quantile_chains)` chains (a fixed, prefix-invariant subsample, so that
+      sorting stays cheap at $10^6$ chains). A metric that is $\pm\infty$ on some chain (a
+      collapsed one) has an infinite mean there and `std = inf`, never NaN.
+    - `paths[name]`: per-chain values, shape `(G + 1, chains)`, if `record_paths`.
+    - `params`: the model pytree with leading axes `(G + 1, chains)`, if `record_params`.
+    - `final`: the model pytree after the last generation, leading axis `chains`.
+    - `config`: a plain dict describing the run.
+    """
+
+    generations: Int[Array, " G1"]
+    summary: dict[str, Summary]
+    paths: dict[str, Float[Array, "G1 chains"]] | None
+    params: Any
+    final: Any
+    chains: int = eqx.field(static=True)
+    config: dict = eqx.field(static=True)
+
+    def mean(self, name: str) -> Float[Array, " G1"]:
+        return self._get(name).mean
+
+    def std(self, name: str) -> Float[Array, " G1"]:
+        return self._get(name).std
+
+    def stderr(self, name: str) -> Float[Array, " G1"]:
+        """Monte Carlo standard error of `mean(name)`."""
+        return self._get(name).std / math.sqrt(self.chains)
+
+    def quantile(self, name: str, q: float) -> Float[Array, " G1"]:
+        return self._get(name).quantile(q)
+
+    def _get(self, name: str) -> Summary:
+        if name not in self.summary:
+            raise KeyError(f"metric {name!r} was not summarized; have {tuple(self.summary)}")
+        return self.summary[name]
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Flat dict of numpy arrays (`mean/<metric>`, `std/<metric>`, `q<level>/<metric>`, `path/<metric>`)."""
+        out = {"generation": np.asarray(self.generations)}
+        for k, s in self.summary.items():
+            out[f"mean/{k}"] = np.asarray(s.mean)
+            out[f"std/{k}"] = np.asarray(s.std)
+            for j, q in enumerate(s.levels):
+                out[f"q{q:g}/{k}"] = np.asarray(s.quantiles[:, j])
+        if self.paths is not None:
+            for k, v in self.paths.items():
+                out[f"path/{k}"] = np.asarray(v)
+        return out
+
+
+class _ChainState(NamedTuple):
+    model: AbstractFamily
+    pool: AbstractStats  # accumulated synthetic statistics (accumulate)
+    real: AbstractStats  # the fixed real set's statistics (real = "fixed")
+    buffer: Array  # all synthetic samples so far (accumulate_subsample), else shape (0, d)
+
+
+class _Static(NamedTuple):
+    generations: int
+    path: str
+    capacity: int  # static synthetic sample capacity (sample path)
+    buffer_rows: int
+    metrics: tuple[str, ...]
+    levels: tuple[float, ...]
+    quantile_chains: int
+    record_paths: bool
+    record_params: bool
+    progress: Any
+
+
+def _draw_stats(model: AbstractFamily, stream: Stream, n, capacity: int, path: str, temperature):
+    """Statistics of `n` draws from `model`: exact, or by drawing samples and summing."""
+    if path == "exact":
+        return model.sample_stats(stream, n, temperature), None
+    x = model.draw_samples(stream, capacity, temperature)
+    mask = jnp.arange(capacity) < n
+    return model.stats(x, mask), x
+
+
+def _subsample_stats(model, buffer, valid_rows, size: int, stream: Stream):
+    """Statistics of `size` rows drawn uniformly without replacement from the first `valid_rows`."""
+    rows = buffer.shape[0]
+    u = R.uniform(stream, (rows,), buffer.dtype)
+    u = jnp.where(jnp.arange(rows) < valid_rows, u, 2.0)  # invalid rows sort last
+    _, idx = jax.lax.top_k(-u, size)
+    return model.stats(buffer[idx])
+
+
+def _combine_real(regime: Regime, real: AbstractStats | None, train: AbstractStats) -> AbstractStats:
+    if real is None:
+        return train
+    if regime.w is None:
+        return real.combine(train)
+    # weighted MLE: real data total weight w, synthetic 1 - w (total weight preserved)
+    total = real.count + train.count
+    w = regime.w
+    r = real.scale(w * total / jnp.where(real.count > 0, real.count, 1.0))
+    s = train.scale((1.0 - w) * total / jnp.where(train.count > 0, train.count, 1.0))
+    return r.combine(s)
+
+
+def _chain_init(truth: AbstractFamily, model: AbstractFamily, regime: Regime, st: _Static,
+                key0, chain) -> _ChainState:
+    empty = model.empty_stats()
+    real = empty
+    if regime.real == "fixed":
+        stream = Stream(key0, chain).fork(R.SALT_INIT_REAL)
+        real, _ = _draw_stats(truth, stream, jnp.asarray(regime.n_real, model.dtype), regime.n_real, st.path,
+                              jnp.ones((), model.dtype))
+    buffer = jnp.zeros((st.buffer_rows, model.mean.shape[-1]), model.dtype)
+    return _ChainState(model, empty, real, buffer)
+
+
+def _chain_step(truth: AbstractFamily, regime: Regime, st: _Static, state: _ChainState, t, gkey, chain):
+    """One generation of one chain: draw synthetic data, mix it, refit, measure."""
+    stream = Stream(gkey, chain)
+    model = state.model
+    dtype = model.dtype
+    truth_t = truth.translate(regime.drift * t.astype(dtype))
+    n_t = regime.synthetic_count(t)
+    syn, x = _draw_stats(model, stream.fork(R.SALT_SAMPLES), n_t, st.capacity, st.path, regime.temperature)
+    pool, buffer = state.pool, state.buffer
+    if regime.memory == "replace":
+        train = syn
+    elif regime.memory == "accumulate":
+        pool = pool.combine(syn)
+        train = pool
+    else:  # accumulate_subsample: append this generation's rows, subsample the pool
+        start = (t - 1) * st.capacity
+        buffer = jax.lax.dynamic_update_slice(buffer, x, (start.astype(jnp.int32), 0))
+        train = _subsample_stats(model, buffer, t * st.capacity, regime.subsample,
+                                 stream.fork(R.SALT_SUBSAMPLE))
+    if regime.real == "none":
+        real = None
+    elif regime.real == "fixed":
+        real = state.real
+    else:
+        real, _ = _draw_stats(truth_t, stream.fork(R.SALT_REAL), jnp.asarray(regime.n_real, dtype),
+                              regime.n_real, st.path, jnp.ones((), dtype))
+    new = model.fit(_combine_real(regime, real, train))
+    new = jax.tree.map(lambda a, b: a.astype(b.dtype), new, model)  # the model's dtype rules
+    return _ChainState(new, pool, state.real, buffer), new.metrics(truth_t)
+
+
+def _summarize(values: Float[Array, " chains"], st: _Static):
+    finite = jnp.all(jnp.isfinite(values))
+    mean = jnp.mean(values)
+    std = jnp.where(finite, jnp.std(values), jnp.inf)
+    q = jnp.quantile(values[: st.quantile_chains], jnp.asarray(st.levels, values.dtype))
+    return mean, std, q
+
+
+def _summaries(metrics: dict, st: _Static):
+    return {k: _summarize(metrics[k], st) for k in st.metrics}
+
+
+@eqx.filter_jit
+def _run(key, model, truth, regime, chains: int, st: _Static):
+    chain_ids = jnp.arange(chains, dtype=jnp.uint32)
+    key0 = R.generation_key(key, jnp.asarray(0, jnp.uint32))
+    state = jax.vmap(lambda c: _chain_init(truth, model, regime, st, key0, c))(chain_ids)
+    m0 = jax.vmap(lambda m: m.metrics(truth))(state.model)
+
+    vstep = jax.vmap(lambda s, c, t, k: _chain_step(truth, regime, st, s, t, k, c),
+                     in_axes=(0, 0, None, None))
+
+    def body(state, t):
+        gkey = R.generation_key(key, t.astype(jnp.uint32))
+        state, metrics = vstep(state, chain_ids, t, gkey)
+        out = {"summary": _summaries(metrics, st)}
+        if st.record_paths:
+            out["paths"] = {k: metrics[k] for k in st.metrics}
+        if st.record_params:
+            out["params"] = state.model
+        if st.progress is not None:
+            every = max(1, st.generations // 20)
+            jax.lax.cond((t % every == 0) | (t == st.generations),
+                         lambda: jax.debug.callback(st.progress, t, st.generations), lambda: None)
+        return state, out
+
+    ts = jnp.arange(1, st.generations + 1, dtype=jnp.int32)
+    state, ys = jax.lax.scan(body, state, ts)
+    first = {"summary": _summaries(m0, st)}
+    if st.record_paths:
+        first["paths"] = {k: m0[k] for k in st.metrics}
+    if st.record_params:
+        first["params"] = _initial_models(model, chains)
+    ys = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b], axis=0), first, ys)
+    return state.model, ys
+
+
+def _initial_models(model, chains):
+    return jax.tree.map(lambda a: jnp.broadcast_to(a, (chains,) + a.shape), model)
+
+
+def _default_progress(t, total):
+    t = int(t)
+    width = 30
+    done = int(width * t / total)
+    sys.stderr.write(f"\r  generation {t:>6d}/{total}  [{'#' * done}{'.' * (width - done)}]")
+    if t >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def simulate(
+    key,
+    model: AbstractFamily,
+    regime: Regime,
+    generations: int,
+    chains: int,
+    *,
+    truth: AbstractFamily | None = None,
+    path: str = "exact",
+    metrics: Sequence[str] | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    quantile_chains: int = 65536,
+    record_paths: bool = False,
+    record_params: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
+) -> Trajectory:
+    r"""Run `chains` recursive-fitting chains for `generations` generations.
+
+    **Arguments:**
+
+    - `key`: a `jax.random.key` (threefry).
+    - `model`: the starting model (generation 0); also the truth unless `truth` is given.
+    - `regime`: a `jaxcollapse.regimes.Regime` (e.g. `regimes.replace(100)`).
+    - `generations`, `chains`: static sizes, both $\ge 1$.
+    - `path`: ``"exact"`` draws the sufficient statistics directly (cost independent of $n$);
+      ``"samples"`` draws the samples and computes their statistics.
+    - `metrics`: names to summarize (default: all of the family's).
+    - `quantiles`, `quantile_chains`: quantile levels, and how many leading chains they use.
+    - `record_paths`: also return every chain's metrics per generation.
+    - `record_params`: also return every chain's parameters per generation.
+    - `progress`: print a progress bar (True), or call `progress(t, generations)` now and then.
+
+    Raises `ValueError` on bad configuration before anything is compiled.
+    """
+    truth = model if truth is None else truth
+    st = _check(model, truth, regime, generations, chains, path, metrics, quantiles, quantile_chains,
+                record_paths, record_params, progress)
+    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        raise ValueError("key must be a typed key from jax.random.key(seed)")
+    final, ys = _run(key, model, truth, regime, int(chains), st)
+    summary = {k: Summary(*ys["summary"][k], levels=st.levels) for k in st.metrics}
+    config = {
+        "family": type(model).__name__,
+        "model": _describe_model(model),
+        "regime": regime.describe(),
+        "generations": int(generations),
+        "chains": int(chains),
+        "path": path,
+    }
+    return Trajectory(
+        generations=jnp.arange(generations + 1),
+        summary=summary,
+        paths=ys.get("paths"),
+        params=ys.get("params"),
+        final=final,
+        chains=int(chains),
+        config=config,
+    )
+
+
+def _describe_model(model) -> str:
+    fields = {k: getattr(model, k) for k in ("d", "estimator") if hasattr(type(model), k)}
+    return f"{type(model).__name__}(" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")"
+
+
+def _check(model, truth, regime, generations, chains, path, metrics, quantiles, quantile_chains,
+           record_paths, record_params, progress) -> _Static:
+    if not isinstance(model, AbstractFamily):
+        raise ValueError(f"model must be a jaxcollapse family, got {type(model).__name__}")
+    if type(truth) is not type(model):
+        raise ValueError("truth and model must be the same family")
+    if not isinstance(regime, Regime):
+        raise ValueError(f"regime must be a jaxcollapse Regime, got {type(regime).__name__}")
+    for nm, v in (("generations", generations), ("chains", chains)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{nm} must be an integer >= 1, got {v!r}")
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; choose one of {PATHS}")
+    if path == "exact" and not model.has_exact_stats:
+        raise ValueError(f"{type(model).__name__} has no exact statistics sampler; use path='samples'")
+    if path == "exact" and regime.memory == "accumulate_subsample":
+        raise ValueError("accumulate_subsample acts on individual samples: use path='samples'")
+    if jax.tree.structure(model) != jax.tree.structure(truth) or any(
+        a.shape != b.shape for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(truth), strict=True)
+    ):
+        raise ValueError("the truth and the model have mismatched dimensions")
+    names = tuple(model.metric_names if metrics is None else metrics)
+    unknown = [m for m in names if m not in model.metric_names]
+    if unknown or not names:
+        raise ValueError(f"unknown metric(s) {unknown}; {type(model).__name__} has {model.metric_names}")
+    levels = tuple(float(q) for q in quantiles)
+    if any(not (0.0 <= q <= 1.0) for q in levels):
+        raise ValueError(f"quantile levels must lie in [0, 1], got {levels}")
+    if quantile_chains < 1:
+        raise ValueError("quantile_chains must be >= 1")
+    model.check_regime(regime, generations)
+    capacity = 0
+    buffer_rows = 0
+    if path == "samples" or regime.memory == "accumulate_subsample":
+        cap = regime.synthetic_capacity(generations)
+        if cap is None:
+            raise ValueError("the sample path needs a concrete sample-size schedule (sizes set shapes)")
+        capacity = cap
+        if regime.memory == "accumulate_subsample":
+            r = regime.n.concrete_range(generations)
+            if regime.lam is not None or r is None or r[0] != r[1]:
+                raise ValueError("accumulate_subsample needs a constant synthetic sample size")
+            buffer_rows = capacity * generations
+            if regime.subsample > capacity:
+                # the first generation's pool holds only n rows
+                raise ValueError(
+                    f"subsample size {regime.subsample} exceeds the {capacity} samples of the first generation"
+                )
+    if regime.min_train_size(generations) is not None and regime.min_train_size(generations) < 1:
+        raise ValueError("every generation must train on at least one sample")
+    prog = None
+    if progress is True:
+        prog = _default_progress
+    elif callable(progress):
+        prog = progress
+    elif progress not in (False, None):
+        raise ValueError("progress must be a bool or a callable")
+    return _Static(int(generations), path, int(capacity), int(buffer_rows), names, levels,
+                   int(min(chains, quantile_chains)), bool(record_paths), bool(record_params), prog)

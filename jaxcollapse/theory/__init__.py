@@ -1,0 +1,1 @@
+"""Closed forms (filled in by theory modules)."""
