@@ -146,7 +146,7 @@ def gamma(stream: Stream, a: Float[Array, " m"], dtype) -> Float[Array, " m"]:
     z = normal_from_bits(words[: K * m * w], dtype).reshape(K, m)
     u = uniform_from_bits(words[K * m * w: 2 * K * m * w], dtype).reshape(K, m)
     ub = uniform_from_bits(words[2 * K * m * w:], dtype)
-    ok, val = _mt_try(z, u, d, c)
+    ok, val = _mt_try(z, u, d[None], c[None])
     # first accepted proposal, in order
     acc = jnp.any(ok, axis=0)
     first = jnp.argmax(ok, axis=0)

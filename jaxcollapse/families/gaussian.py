@@ -55,7 +55,7 @@ def _sqrt_psd(a: Float[Array, "d d"]) -> Float[Array, "d d"]:
     if a.shape[-1] == 1:
         return jnp.sqrt(jnp.maximum(a, 0.0))
     w, v = jnp.linalg.eigh(a)
-    return (v * jnp.sqrt(jnp.maximum(w, 0.0))) @ v.T
+    return (v * jnp.sqrt(jnp.maximum(w, 0.0))[None, :]) @ v.T
 
 
 def _as_cov(cov, d: int, dtype) -> Array:
@@ -148,7 +148,7 @@ class Gaussian(AbstractFamily):
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d"]:
         z = R.normal(stream, (n, self.d), self.dtype)
         root = _sqrt_psd(self.cov) * temperature
-        return self.mean + z @ root
+        return self.mean[None, :] + z @ root
 
     def sample_stats(self, stream: Stream, n, temperature) -> GaussianStats:
         r"""Exact $(n, \bar x, S)$ of $n$ draws from $N(\mu, \tau^2\Sigma)$, cost independent of $n$.
@@ -184,7 +184,7 @@ class Gaussian(AbstractFamily):
         w = jnp.ones(x.shape[0], self.dtype) if mask is None else mask.astype(self.dtype)
         n = jnp.sum(w)
         mean = (w @ x) / jnp.where(n > 0, n, 1.0)
-        r = (x - mean) * jnp.sqrt(w)[:, None]
+        r = (x - mean[None, :]) * jnp.sqrt(w)[:, None]
         return GaussianStats(n, mean, r.T @ r)
 
     # --------------------------------------------------------------- fitting
