@@ -231,7 +231,10 @@ def accumulate_subsample(n, subsample: int | None = None, *, temperature=1.0, dr
 
 
 def augment(n_real: int, lam, *, temperature=1.0, drift=0.0) -> Regime:
-    r"""A fixed real set of `n_real` samples plus $\lambda\, n_{\rm real}$ fresh synthetic ones (Bertrand et al. 2024)."""
+    r"""A fixed real set of `n_real` samples plus $\lambda\, n_{\rm real}$ fresh synthetic ones.
+
+    Bertrand et al. 2024, "On the stability of iterative retraining of generative models on their own data".
+    """
     return _make("augment", 1, real="fixed", n_real=n_real, lam=lam, temperature=temperature, drift=drift)
 
 
