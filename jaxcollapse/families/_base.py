@@ -40,6 +40,11 @@ class AbstractFamily(eqx.Module):
     metric_names: ClassVar[tuple[str, ...]]
     has_exact_stats: ClassVar[bool]
 
+    @property
+    @abc.abstractmethod
+    def dtype(self):
+        """The floating dtype of the parameters (the engine keeps it through the scan)."""
+
     @abc.abstractmethod
     def sample(self, key, n: int) -> Array:
         """`n` samples from the model, from a typed `jax.random.key`."""

@@ -148,6 +148,8 @@ class Gaussian(AbstractFamily):
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d"]:
         z = R.normal(stream, (n, self.d), self.dtype)
         root = _sqrt_psd(self.cov) * temperature
+        if self.d == 1:  # a broadcast, not a batch of 1x1 matrix products
+            return self.mean[None, :] + z * root[0, 0]
         return self.mean[None, :] + z @ root
 
     def sample_stats(self, stream: Stream, n, temperature) -> GaussianStats:
@@ -183,7 +185,12 @@ class Gaussian(AbstractFamily):
         x = jnp.asarray(x, self.dtype).reshape(x.shape[0], -1)
         w = jnp.ones(x.shape[0], self.dtype) if mask is None else mask.astype(self.dtype)
         n = jnp.sum(w)
-        mean = (w @ x) / jnp.where(n > 0, n, 1.0)
+        safe = jnp.where(n > 0, n, 1.0)
+        if self.d == 1:  # reductions, not batches of tiny matrix products
+            mean = jnp.sum(w[:, None] * x, axis=0) / safe
+            r = x[:, 0] - mean[0]
+            return GaussianStats(n, mean, jnp.sum(w * r * r).reshape(1, 1))
+        mean = (w @ x) / safe
         r = (x - mean[None, :]) * jnp.sqrt(w)[:, None]
         return GaussianStats(n, mean, r.T @ r)
 
