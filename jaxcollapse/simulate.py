@@ -54,8 +54,9 @@ class Trajectory(eqx.Module):
     - `summary[name]`: a `Summary` (mean, std and quantiles across chains, per generation).
       Means and standard deviations use every chain; quantiles use the first
       `min(chains, quantile_chains)` chains (default 4096: a fixed, prefix-invariant subsample,
-      because sorting every generation is what would otherwise dominate the cost). A metric that is $\pm\infty$ on some chain (a
-      collapsed one) has an infinite mean there and `std = inf`, never NaN.
+      because sorting every generation is what would otherwise dominate the cost). A metric
+      that is $\pm\infty$ on some chain (a collapsed one) has an infinite mean there and
+      `std = inf`, never NaN.
     - `paths[name]`: per-chain values, shape `(G + 1, chains)`, if `record_paths`.
     - `params`: the model pytree with leading axes `(G + 1, chains)`, if `record_params`.
     - `final`: the model pytree after the last generation, leading axis `chains`.
