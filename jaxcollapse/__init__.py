@@ -7,6 +7,7 @@ manager) or `jax.config.update("jax_enable_x64", True)` for float64.
 from . import regimes as regimes
 from . import theory as theory
 from ._config import x64 as x64
+from .data import Samples as Samples
 from .families import Gaussian as Gaussian
 from .families import GaussianStats as GaussianStats
 from .regimes import Regime as Regime

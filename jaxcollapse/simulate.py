@@ -26,6 +26,7 @@ from jaxtyping import Array, Float, Int
 
 from . import _random as R
 from ._random import Stream
+from .data import Samples
 from .families._base import AbstractFamily, AbstractStats
 from .regimes import Regime
 
@@ -107,7 +108,7 @@ class _ChainState(NamedTuple):
     model: AbstractFamily
     pool: AbstractStats  # accumulated synthetic statistics (accumulate)
     real: AbstractStats  # the fixed real set's statistics (real = "fixed")
-    buffer: Array  # all synthetic samples so far (accumulate_subsample), else shape (0, d)
+    buffer: Samples  # all synthetic samples so far (accumulate_subsample), else capacity 0
 
 
 class _Static(NamedTuple):
@@ -132,15 +133,6 @@ def _draw_stats(model: AbstractFamily, stream: Stream, n, capacity: int, path: s
     return model.stats(x, mask), x
 
 
-def _subsample_stats(model, buffer, valid_rows, size: int, stream: Stream):
-    """Statistics of `size` rows drawn uniformly without replacement from the first `valid_rows`."""
-    rows = buffer.shape[0]
-    u = R.uniform(stream, (rows,), buffer.dtype)
-    u = jnp.where(jnp.arange(rows) < valid_rows, u, 2.0)  # invalid rows sort last
-    _, idx = jax.lax.top_k(-u, size)
-    return model.stats(buffer[idx])
-
-
 def _combine_real(regime: Regime, real: AbstractStats | None, train: AbstractStats) -> AbstractStats:
     if real is None:
         return train
@@ -163,7 +155,7 @@ def _chain_init(truth: AbstractFamily, model: AbstractFamily, regime: Regime, st
         real, _ = _draw_stats(truth, stream, jnp.asarray(regime.n_real, model.dtype), regime.n_real, st.path,
                               jnp.ones((), model.dtype))
     row = jax.eval_shape(lambda: model.draw_samples(Stream(key0, chain), 1, jnp.ones((), model.dtype)))
-    buffer = jnp.zeros((st.buffer_rows,) + row.shape[1:], row.dtype)
+    buffer = Samples.empty(st.buffer_rows, row.shape[1:], row.dtype)
     return _ChainState(model, empty, real, buffer)
 
 
@@ -182,10 +174,8 @@ def _chain_step(truth: AbstractFamily, regime: Regime, st: _Static, state: _Chai
         pool = pool.combine(syn)
         train = pool
     else:  # accumulate_subsample: append this generation's rows, subsample the pool
-        start = (t - 1) * st.capacity
-        buffer = jax.lax.dynamic_update_slice(buffer, x, (start.astype(jnp.int32), 0))
-        train = _subsample_stats(model, buffer, t * st.capacity, regime.subsample,
-                                 stream.fork(R.SALT_SUBSAMPLE))
+        buffer = buffer.write(x, (t - 1) * st.capacity)
+        train = model.stats(buffer.subsample(stream.fork(R.SALT_SUBSAMPLE), regime.subsample))
     if regime.real == "none":
         real = None
     elif regime.real == "fixed":

@@ -1,0 +1,63 @@
+"""Training data as a fixed-capacity sample buffer (`Samples`).
+
+Families with finite sufficient statistics keep their data as additive statistics
+(`jaxcollapse.families.AbstractStats`); regimes that act on individual samples (subsampling a
+pool, curation, truncation) and families without finite statistics keep a `Samples` buffer.
+Its capacity is static, so shapes never change under `jit`; a validity mask says which rows
+hold data and a weight per row says how much each counts.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float
+
+from . import _random as R
+
+
+class Samples(eqx.Module):
+    """A buffer of `capacity` rows, of which those with `valid` set hold data."""
+
+    x: Float[Array, "capacity ..."]
+    weight: Float[Array, " capacity"]
+    valid: Bool[Array, " capacity"]
+
+    @staticmethod
+    def empty(capacity: int, row_shape: tuple[int, ...], dtype) -> Samples:
+        return Samples(
+            jnp.zeros((capacity,) + tuple(row_shape), dtype),
+            jnp.zeros((capacity,), dtype),
+            jnp.zeros((capacity,), bool),
+        )
+
+    @property
+    def capacity(self) -> int:
+        return self.x.shape[0]
+
+    def count(self) -> Float[Array, ""]:
+        """Total weight of the valid rows."""
+        return jnp.sum(jnp.where(self.valid, self.weight, 0.0))
+
+    def write(self, rows: Float[Array, "m ..."], start, mask: Bool[Array, " m"] | None = None) -> Samples:
+        """Rows `start .. start + m - 1` replaced by `rows` (weight 1; `mask` marks which are valid)."""
+        m = rows.shape[0]
+        mask = jnp.ones((m,), bool) if mask is None else mask
+        start = jnp.asarray(start, jnp.int32)
+        zeros = (0,) * (rows.ndim - 1)
+        x = jax.lax.dynamic_update_slice(self.x, rows.astype(self.x.dtype), (start, *zeros))
+        w = jax.lax.dynamic_update_slice(self.weight, jnp.ones((m,), self.weight.dtype), (start,))
+        v = jax.lax.dynamic_update_slice(self.valid, mask, (start,))
+        return Samples(x, w, v)
+
+    def subsample(self, stream: R.Stream, size: int) -> Float[Array, "size ..."]:
+        """`size` valid rows drawn uniformly without replacement (needs `size` <= number of valid rows).
+
+        Each row gets an independent uniform key; the `size` smallest keys among the valid
+        rows are a uniformly random subset.
+        """
+        u = R.uniform(stream, (self.capacity,), self.weight.dtype)
+        u = jnp.where(self.valid, u, 2.0)  # invalid rows sort last
+        _, idx = jax.lax.top_k(-u, size)
+        return self.x[idx]
