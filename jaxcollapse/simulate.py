@@ -78,9 +78,10 @@ class Trajectory(eqx.Module):
     def std(self, name: str) -> Float[Array, " G1"]:
         return self._get(name).std
 
-    def stderr(self, name: str) -> Float[Array, " G1"]:
-        """Monte Carlo standard error of `mean(name)`."""
-        return self._get(name).std / math.sqrt(self.chains)
+    def stderr(self, name: str) -> np.ndarray:
+        """Monte Carlo standard error of `mean(name)`, $\mathrm{std}/\sqrt{\text{chains}}$ (a numpy array,
+        so a float64 trajectory keeps its precision outside `jaxcollapse.x64()`)."""
+        return np.asarray(self._get(name).std) / math.sqrt(self.chains)
 
     def quantile(self, name: str, q: float) -> Float[Array, " G1"]:
         return self._get(name).quantile(q)
