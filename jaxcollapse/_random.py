@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Key, UInt32
+from jaxtyping import Array, ArrayLike, Float, Key, UInt32
 
 # Salts: fixed tags for the separate uses of randomness inside one generation.
 SALT_MEAN = 1
@@ -160,8 +160,8 @@ def _mt_try(z, u, d, c):
     return ok, d * v3
 
 
-def gamma(stream: Stream, a: Float[Array, " m"], dtype) -> Float[Array, " m"]:
-    """Exact Gamma(a, 1) draws, one per entry of `a` (a > 0, traced).
+def gamma(stream: Stream, a: Float[ArrayLike, " m"], dtype) -> Float[Array, " m"]:
+    """Exact Gamma(a, 1) draws, one per entry of `a` (a >= 0, traced; a = 0 gives 0).
 
     Marsaglia–Tsang on the boosted shape $a' = a + 1$ when $a < 1$, times $U^{1/a}$
     (their eq. for small shapes). `_PROPOSALS` proposals are made at once; lanes that reject
@@ -201,10 +201,10 @@ def gamma(stream: Stream, a: Float[Array, " m"], dtype) -> Float[Array, " m"]:
 
     x, _, _ = jax.lax.while_loop(cond, body, (x, acc, jnp.asarray(0, jnp.uint32)))
     # boost for a < 1: Gamma(a) = Gamma(a + 1) * U^(1/a); exp/log keeps tiny values finite
-    boost = jnp.where(small, jnp.exp(jnp.log(ub) / jnp.where(small, a, 1.0)), 1.0)
-    return x * boost
+    boost = jnp.where(small, jnp.exp(jnp.log(ub) / jnp.where(a > 0, a, 1.0)), 1.0)
+    return jnp.where(a > 0, x * boost, 0.0)  # Gamma(0) is the point mass at 0
 
 
-def chisquare(stream: Stream, k: Float[Array, " m"], dtype) -> Float[Array, " m"]:
+def chisquare(stream: Stream, k: Float[ArrayLike, " m"], dtype) -> Float[Array, " m"]:
     """Exact chi-square draws with `k` > 0 degrees of freedom: $2\\,\\mathrm{Gamma}(k/2)$."""
     return 2.0 * gamma(stream, jnp.asarray(k, dtype) / 2.0, dtype)

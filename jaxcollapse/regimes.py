@@ -65,7 +65,7 @@ class Schedule(eqx.Module):
         if r is not None and self.kind == "linear" and r < 0:
             raise ValueError(f"a linear schedule needs a rate >= 0, got {float(r)}")
 
-    def __call__(self, t) -> Float[Array, ""]:
+    def __call__(self, t) -> Float[Array, "*t"]:
         t = jnp.asarray(t, self.n0.dtype)
         if self.kind == "constant":
             n = self.n0 + 0.0 * t

@@ -54,7 +54,7 @@ class Trajectory(eqx.Module):
     - `generations`: $0, 1, \dots, G$.
     - `summary[name]`: a `Summary` (mean, std and quantiles across chains, per generation).
       Means and standard deviations use every chain; quantiles use the first
-      `min(chains, quantile_chains)` chains (default 4096: a fixed, prefix-invariant subsample,
+      `min(chains, quantile_chains)` chains (default 1024: a fixed, prefix-invariant subsample,
       because sorting every generation is what would otherwise dominate the cost). A metric
       that is $\pm\infty$ on some chain (a collapsed one) has an infinite mean there and
       `std = inf`, never NaN.
@@ -79,7 +79,7 @@ class Trajectory(eqx.Module):
         return self._get(name).std
 
     def stderr(self, name: str) -> np.ndarray:
-        """Monte Carlo standard error of `mean(name)`, $\mathrm{std}/\sqrt{\text{chains}}$ (a numpy array,
+        r"""Monte Carlo standard error of `mean(name)`, $\mathrm{std}/\sqrt{\text{chains}}$ (a numpy array,
         so a float64 trajectory keeps its precision outside `jaxcollapse.x64()`)."""
         return np.asarray(self._get(name).std) / math.sqrt(self.chains)
 
@@ -283,14 +283,14 @@ def simulate(
     key,
     model: AbstractFamily,
     regime: Regime,
-    generations: int,
-    chains: int,
+    generations: int | np.integer,
+    chains: int | np.integer,
     *,
     truth: AbstractFamily | None = None,
     path: str = "exact",
     metrics: Sequence[str] | None = None,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
-    quantile_chains: int = 4096,
+    quantile_chains: int = 1024,
     record_paths: bool = False,
     record_params: bool = False,
     progress: bool | Callable[[int, int], None] = False,
@@ -316,8 +316,10 @@ def simulate(
     truth = model if truth is None else truth
     st = _check(model, truth, regime, generations, chains, path, metrics, quantiles, quantile_chains,
                 record_paths, record_params, progress)
-    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        raise ValueError("key must be a typed key from jax.random.key(seed)")
+    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape != ():
+        raise ValueError("key must be a single typed key from jax.random.key(seed)")
+    if str(jax.random.key_impl(key)) != "threefry2x32":
+        raise ValueError(f"key must be a threefry2x32 key (jax.random.key(seed)); got {jax.random.key_impl(key)}")
     final, ys = _run(key, model, truth, regime, int(chains), st)
     summary = {k: Summary(*ys["summary"][k], levels=st.levels) for k in st.metrics}
     config = {

@@ -1,0 +1,191 @@
+"""Shared test settings and helpers.
+
+Strict settings, as in equinox's and diffrax's suites:
+
+- `jax_numpy_rank_promotion = "raise"`: every broadcast in jaxcollapse must be explicit.
+- Runtime shape checking: every `jaxcollapse` module imported during the session gets
+  `@jaxtyped(typechecker=beartype)` on its functions and dataclasses (jaxtyping's import hook,
+  the same as `pytest --jaxtyping-packages=jaxcollapse,beartype.beartype`). Set
+  `JAXCOLLAPSE_NO_TYPECHECK=1` to switch it off (e.g. to time the suite without it).
+- x64 is *not* switched on globally: tests that need float64 use `with jaxcollapse.x64():`
+  and build their models inside the block.
+- `filterwarnings = error` and the `slow` marker live in pyproject.toml.
+
+Statistical conventions used across the suite (stated here once, up front):
+
+- `Z_BOUND = 4`: a Monte Carlo mean passes when |z| < 4. Under the null each such test fails
+  with probability 6.3e-5, so a few hundred z-tests have a family-wise false-alarm rate of a
+  few percent at most; every key is fixed, so a pass or a fail is reproducible.
+- KS tests: each module declares its family-wise level (`FAMILY_ALPHA`) and the number of KS
+  tests it runs, and every p-value must exceed the Bonferroni bound `FAMILY_ALPHA / count`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+TYPECHECK = os.environ.get("JAXCOLLAPSE_NO_TYPECHECK", "0") in ("", "0")
+if TYPECHECK:
+    if any(m == "jaxcollapse" or m.startswith("jaxcollapse.") for m in sys.modules):
+        TYPECHECK = False  # imported before this file (by a plugin?): too late to hook; see the header
+    else:
+        from jaxtyping import install_import_hook
+
+        # Installed for the whole session (not in a `with` block), so that submodules imported
+        # lazily later (cli, plot, verify, ...) are checked too.
+        _HOOK = install_import_hook("jaxcollapse", "beartype.beartype")
+
+import jaxcollapse  # noqa: E402  (after the hook, on purpose)
+
+Z_BOUND = 4.0
+
+
+def pytest_report_header(config):
+    return [f"jaxcollapse {jaxcollapse.__version__}; runtime shape checks (jaxtyping+beartype): {TYPECHECK}"]
+
+
+# --------------------------------------------------------------------------- compile counting
+
+_BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
+_TRACE = "/jax/core/compile/jaxpr_trace_duration"
+
+
+class CompileCounter:
+    """Counts XLA backend compilations and jaxpr traces seen by `jax.monitoring`."""
+
+    def __init__(self):
+        self.compiles = 0
+        self.traces = 0
+
+    def __call__(self, event: str, duration: float, **kwargs) -> None:
+        if event == _BACKEND_COMPILE:
+            self.compiles += 1
+        elif event == _TRACE:
+            self.traces += 1
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """``with count_compiles() as c: ...``; afterwards `c.compiles` and `c.traces` are the counts.
+
+    Any compile at all is counted (including the tiny ones eager `jnp` calls trigger for a new
+    shape), so a count of 0 means nothing was compiled inside the block.
+    """
+    counter = CompileCounter()
+    jax.monitoring.register_event_duration_secs_listener(counter)
+    try:
+        yield counter
+    finally:
+        jax.monitoring.unregister_event_duration_listener(counter)
+
+
+@pytest.fixture
+def no_run(monkeypatch):
+    """Make the compiled engine fail if it is reached: bad input must be caught before it."""
+    sim = sys.modules["jaxcollapse.simulate"]  # the module; `jaxcollapse.simulate` is the function
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("simulate reached the compiled engine: the bad input was not caught first")
+
+    monkeypatch.setattr(sim, "_run", refuse)
+    return refuse
+
+
+@pytest.fixture
+def typecheck_off():
+    """Runtime type checks off for one test. Bad-input tests pass wrong Python types on purpose,
+    to see the library's own `ValueError` (what a user without the import hook gets) rather than
+    beartype's error for the annotation."""
+    import jaxtyping
+
+    old = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", old)
+
+
+# --------------------------------------------------------------------------- statistics helpers
+
+
+def mean_z(x, mean: float, var: float) -> float:
+    """z-score of the sample mean of `x` against a known mean and variance (float64 arithmetic)."""
+    x = np.asarray(x, np.float64)
+    return float((x.mean() - mean) / math.sqrt(var / x.size))
+
+
+def var_z(x, var: float, mu4: float) -> float:
+    """z-score of the sample variance of `x` against a known variance.
+
+    `mu4` is the known central fourth moment: Var(s^2) = (mu4 - var^2)/N + O(1/N^2).
+    """
+    x = np.asarray(x, np.float64)
+    return float((x.var(ddof=1) - var) / math.sqrt((mu4 - var * var) / x.size))
+
+
+def assert_z(z: float, what: str = "") -> None:
+    assert abs(z) < Z_BOUND, f"{what}: |z| = {abs(z):.2f} >= {Z_BOUND}"
+
+
+# --------------------------------------------------------------------------- shared simulation configs
+#
+# Compilation dominates the suite (a few seconds per static configuration), so the engine and
+# regime tests draw their runs from this one table: the same (regime, path) always has the same
+# static configuration (dimension, sizes, generations, chains, recorded outputs) and differs only
+# in traced values (key, model and truth parameters, tau, drift, lambda, w, n on the exact path),
+# which reuse the compiled program within a worker.
+
+RUN_GENERATIONS = 6
+RUN_CHAINS = 8
+REGIME_DIMS = {"replace": 1, "accumulate": 1, "accumulate_subsample": 1, "augment": 2, "fresh": 1, "weighted": 2}
+# Each metric's cross-chain summary (a sort for the quantiles) costs compile time, and metrics do
+# not depend on the regime or the path: the 1-D replace configuration summarizes all of them, the
+# others two; the d-dimensional metrics run through the engine in test_engine's collapse tests.
+LITE_METRICS = ("mean_sq_err", "trace")
+REGIME_METRICS = {name: None if name == "replace" else LITE_METRICS for name in REGIME_DIMS}
+REGIME_PATHS = [
+    (name, path)
+    for name in REGIME_DIMS
+    for path in ("exact", "samples")
+    if not (name == "accumulate_subsample" and path == "exact")
+]
+SIGMA2 = np.array([[1.0, 0.3], [0.3, 0.5]])
+
+
+def default_model(d: int, estimator: str = "mle"):
+    if d == 1:
+        return jaxcollapse.Gaussian(0.5, 2.0, estimator=estimator)
+    return jaxcollapse.Gaussian(np.array([1.0, -1.0]), SIGMA2, estimator=estimator)
+
+
+def make_regime(name: str, *, n=5, lam=0.5, w=0.3, temperature=1.0, drift=0.0):
+    """The table's regime `name` (its sizes are static; the keyword knobs are traced)."""
+    rg = jaxcollapse.regimes
+    knobs = dict(temperature=temperature, drift=drift)
+    return {
+        "replace": lambda: rg.replace(n, **knobs),
+        "accumulate": lambda: rg.accumulate(n, **knobs),
+        "accumulate_subsample": lambda: rg.accumulate_subsample(5, 4, **knobs),
+        "augment": lambda: rg.augment(6, lam, **knobs),
+        "fresh": lambda: rg.fresh(3, n, **knobs),
+        "weighted": lambda: rg.weighted(4, 6, w, **knobs),
+    }[name]()
+
+
+def run_case(name: str, path: str, *, seed: int = 0, chains: int = RUN_CHAINS, model=None, truth=None, **knobs):
+    """`simulate` on the table's configuration for (`name`, `path`), recording paths and params."""
+    model = default_model(REGIME_DIMS[name]) if model is None else model
+    return jaxcollapse.simulate(
+        jax.random.key(seed), model, make_regime(name, **knobs), RUN_GENERATIONS, chains,
+        truth=truth, path=path, metrics=REGIME_METRICS[name], record_paths=True, record_params=True,
+    )
