@@ -7,13 +7,13 @@ manager) or `jax.config.update("jax_enable_x64", True)` for float64.
 from . import regimes as regimes
 from . import theory as theory
 from ._config import x64 as x64
+from ._simulate import Summary as Summary
+from ._simulate import Trajectory as Trajectory
+from ._simulate import simulate as simulate
 from .data import Samples as Samples
 from .families import Gaussian as Gaussian
 from .families import GaussianStats as GaussianStats
 from .regimes import Regime as Regime
 from .regimes import Schedule as Schedule
-from .simulate import Summary as Summary
-from .simulate import Trajectory as Trajectory
-from .simulate import simulate as simulate
 
 __version__ = "0.1.0"

@@ -260,9 +260,9 @@ def resolve(flags: dict, config_file: str | None) -> RunConfig:
 
 
 def _check_values(cfg: RunConfig) -> None:
+    from ._simulate import PATHS
     from .families.gaussian import ESTIMATORS, Gaussian
     from .regimes import PRESETS
-    from .simulate import PATHS
 
     if cfg.family not in FAMILIES:
         raise CLIError(f"unknown family {cfg.family!r}{_suggest(cfg.family, FAMILIES)}; "
@@ -606,7 +606,7 @@ def cmd_run(args) -> int:
     import jax
 
     from ._config import x64
-    from .simulate import simulate
+    from ._simulate import simulate
 
     ctx = x64() if cfg.x64 else contextlib.nullcontext()
     with ctx:

@@ -41,8 +41,8 @@ import numpy as np
 from . import regimes
 from . import theory as th
 from ._config import x64
+from ._simulate import Trajectory, simulate
 from .families import Gaussian
-from .simulate import Trajectory, simulate
 
 __all__ = [
     "Check",
