@@ -120,7 +120,13 @@ from pathlib import Path
 import numpy as np
 
 PROG = "jaxcollapse"
-FAMILIES = ("gaussian",)
+# ``jaxcollapse run --family NAME`` for a family other than gaussian is handled by a module of its own:
+# `module.main(argv)` gets the arguments after ``run`` (``--family NAME`` included), raises `CLIError`
+# on bad input and returns the exit status.
+RUN_FAMILIES: dict[str, str] = {}
+FAMILIES = ("gaussian", *RUN_FAMILIES)
+# Further commands, each handled by `module.main(argv)` with the arguments after the command's name.
+COMMANDS: dict[str, tuple[str, str]] = {}
 TABLE_GENERATIONS = (1, 10, 50, 200)
 TABLE_METRICS = ("trace", "mean_sq_err")
 PATHS_CSV = "chains_variance.csv"
@@ -719,7 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, allow_abbrev=False,
                      description="Model collapse in JAX: simulate recursive refitting, check theory, benchmark.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,verify,bench}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(_command_names()) + "}", parser_class=_Parser)
 
     run = sub.add_parser("run", allow_abbrev=False, help="run an experiment (defaults: the default experiment)",
                          description="Run recursive-fitting chains under one or more regimes; print theory against "
@@ -764,8 +770,35 @@ def build_parser() -> argparse.ArgumentParser:
     v("--list", action="store_true", help="list the checks (name, family, source) and exit")
     ver.set_defaults(func=cmd_verify, options=ver_flags)
 
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, add_help=False, help=help_text)
     sub.add_parser("bench", add_help=False, help="run benchmarks/bench_gaussian.py (arguments passed through)")
     return parser
+
+
+def _command_names() -> list[str]:
+    return ["run", "verify", *COMMANDS, "bench"]
+
+
+def _run_family(args) -> str | None:
+    """The family of a ``run``: ``--family``, else the config file's ``family`` key, else None (gaussian)."""
+    if args.family is not None:
+        return args.family
+    if args.config is not None:
+        p = Path(args.config)
+        try:
+            with p.open("rb") as f:
+                family = tomllib.load(f).get("family")
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return None  # the gaussian runner reports the problem
+        return family if isinstance(family, str) else None
+    return None
+
+
+def _delegate(module: str, argv: list[str]) -> int:
+    import importlib
+
+    return importlib.import_module(module).main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -775,9 +808,15 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if args.command is None:
-            raise CLIError(f"choose a command: run, verify or bench (see '{PROG} --help')")
+            raise CLIError(f"choose a command: {', '.join(_command_names())} (see '{PROG} --help')")
         if args.command == "bench":
             return cmd_bench(args, extra)
+        if args.command in COMMANDS:
+            return _delegate(COMMANDS[args.command][0], argv[argv.index(args.command) + 1:])
+        if args.command == "run":
+            family = _run_family(args)
+            if family in RUN_FAMILIES:
+                return _delegate(RUN_FAMILIES[family], argv[argv.index("run") + 1:])
         if extra:
             flag = extra[0]
             raise CLIError(f"unrecognized argument {flag!r}{_suggest(flag, args.options)} "

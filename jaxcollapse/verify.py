@@ -29,6 +29,7 @@ path) share one compiled program.
 
 from __future__ import annotations
 
+import importlib
 import math
 import zlib
 from collections.abc import Callable, Sequence
@@ -633,3 +634,11 @@ def _samples_replace(key, scale):
         out += _means(name, traj, "trace", _S_TS, var, quantity=f"trace tau={tau:g}")
         out += _means(name, traj, "mean_sq_err", _S_TS, mse, quantity=f"mean_sq_err tau={tau:g}")
     return out
+
+
+# --------------------------------------------------------------------------- checks of other families
+# Each module registers its checks on import (see jaxcollapse/checks/__init__.py).
+CHECK_MODULES: tuple[str, ...] = ()
+
+for _module in CHECK_MODULES:
+    importlib.import_module(_module)
