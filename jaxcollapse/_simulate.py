@@ -26,11 +26,13 @@ from jaxtyping import Array, Float, Int
 
 from . import _random as R
 from ._random import Stream
-from .data import Samples
+from .data import Samples, SampleStats
 from .families._base import AbstractFamily, AbstractStats
 from .regimes import Regime
 
 PATHS = ("exact", "samples")
+SALT_FIT = 0x4649  # the stream a family's fit may use (random EM initialization)
+SALT_CURATE = 0x4355  # the stream of a curation regime's noisy verifier
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -123,15 +125,33 @@ class _Static(NamedTuple):
     record_paths: bool
     record_params: bool
     progress: Any
+    pool_rows: int = 0  # accumulate with sample statistics (SampleStats): preallocated pool rows
 
 
-def _draw_stats(model: AbstractFamily, stream: Stream, n, capacity: int, path: str, temperature):
-    """Statistics of `n` draws from `model`: exact, or by drawing samples and summing."""
+def _draw_stats(model: AbstractFamily, stream: Stream, n, capacity: int, path: str, temperature,
+                into: AbstractFamily | None = None, curate=None):
+    """Statistics of `n` draws from `model`: exact, or by drawing samples and summing.
+
+    `into` is the family whose `stats` summarize the samples (default `model`; the fitted model
+    when `model` is a truth of another compatible family). `curate(x, mask) -> mask` filters
+    individual samples (a curation regime; sample path only).
+    """
     if path == "exact":
         return model.sample_stats(stream, n, temperature), None
     x = model.draw_samples(stream, capacity, temperature)
     mask = jnp.arange(capacity) < n
-    return model.stats(x, mask), x
+    if curate is not None:
+        mask = curate(x, mask)
+    return (model if into is None else into).stats(x, mask), x
+
+
+def _pool_write(pool: SampleStats, syn: SampleStats, start) -> SampleStats:
+    """The preallocated pool with `syn`'s rows written at row `start` (accumulate, sample statistics)."""
+    start = jnp.asarray(start, jnp.int32)
+    zeros = (jnp.zeros((), jnp.int32),) * (syn.x.ndim - 1)
+    x = jax.lax.dynamic_update_slice(pool.x, syn.x.astype(pool.x.dtype), (start, *zeros))
+    w = jax.lax.dynamic_update_slice(pool.weight, syn.weight.astype(pool.weight.dtype), (start,))
+    return SampleStats(pool.count + syn.count, x, w)
 
 
 def _combine_real(regime: Regime, real: AbstractStats | None, train: AbstractStats) -> AbstractStats:
@@ -154,10 +174,14 @@ def _chain_init(truth: AbstractFamily, model: AbstractFamily, regime: Regime, st
     if regime.real == "fixed":
         stream = Stream(key0, chain).fork(R.SALT_INIT_REAL)
         real, _ = _draw_stats(truth, stream, jnp.asarray(regime.n_real, model.dtype), regime.n_real, st.path,
-                              jnp.ones((), model.dtype))
+                              jnp.ones((), model.dtype), into=model)
+    pool = empty
+    if st.pool_rows:
+        row = jax.eval_shape(lambda: model.draw_samples(Stream(key0, chain), 1, jnp.ones((), model.dtype)))
+        pool = SampleStats.empty(row.shape[1:], row.dtype, st.pool_rows)
     row = jax.eval_shape(lambda: model.draw_samples(Stream(key0, chain), 1, jnp.ones((), model.dtype)))
     buffer = Samples.empty(st.buffer_rows, row.shape[1:], row.dtype)
-    return _ChainState(model, empty, real, buffer)
+    return _ChainState(model, pool, real, buffer)
 
 
 def _chain_step(truth: AbstractFamily, regime: Regime, st: _Static, state: _ChainState, t, gkey, chain):
@@ -167,10 +191,19 @@ def _chain_step(truth: AbstractFamily, regime: Regime, st: _Static, state: _Chai
     dtype = model.dtype
     truth_t = truth.translate(regime.drift * t.astype(dtype))
     n_t = regime.synthetic_count(t)
-    syn, x = _draw_stats(model, stream.fork(R.SALT_SAMPLES), n_t, st.capacity, st.path, regime.temperature)
+    curation = getattr(regime, "curation", None)
+    curate = None
+    if curation is not None:
+        def curate(x, mask):
+            return curation.select(stream.fork(SALT_CURATE), x, mask, model, truth_t)
+    syn, x = _draw_stats(model, stream.fork(R.SALT_SAMPLES), n_t, st.capacity, st.path, regime.temperature,
+                         curate=curate)
     pool, buffer = state.pool, state.buffer
     if regime.memory == "replace":
         train = syn
+    elif regime.memory == "accumulate" and st.pool_rows:
+        pool = _pool_write(pool, syn, (t - 1) * st.capacity)
+        train = pool
     elif regime.memory == "accumulate":
         pool = pool.combine(syn)
         train = pool
@@ -183,8 +216,14 @@ def _chain_step(truth: AbstractFamily, regime: Regime, st: _Static, state: _Chai
         real = state.real
     else:
         real, _ = _draw_stats(truth_t, stream.fork(R.SALT_REAL), jnp.asarray(regime.n_real, dtype),
-                              regime.n_real, st.path, jnp.ones((), dtype))
-    new = model.fit(_combine_real(regime, real, train))
+                              regime.n_real, st.path, jnp.ones((), dtype), into=model)
+    data = _combine_real(regime, real, train)
+    if getattr(model, "fit_uses_stream", False):  # e.g. a random EM initialization
+        new = model.fit(data, stream=stream.fork(SALT_FIT))
+    else:
+        new = model.fit(data)
+    if curation is not None:  # a verifier that rejected every sample: no data, no refit
+        new = jax.tree.map(lambda a, b: jnp.where(data.count > 0, a, b), new, model)
     new = jax.tree.map(lambda a, b: a.astype(b.dtype), new, model)  # the model's dtype rules
     return _ChainState(new, pool, state.real, buffer), new.metrics(truth_t)
 
@@ -350,7 +389,10 @@ def _check(model, truth, regime, generations, chains, path, metrics, quantiles, 
            record_paths, record_params, progress) -> _Static:
     if not isinstance(model, AbstractFamily):
         raise ValueError(f"model must be a jaxcollapse family, got {type(model).__name__}")
-    if type(truth) is not type(model):
+    compatible = getattr(model, "accepts_truth", None)  # a family that takes other truths says so
+    if compatible is not None:
+        compatible(truth)  # raises ValueError when it cannot
+    elif type(truth) is not type(model):
         raise ValueError("truth and model must be the same family")
     if not isinstance(regime, Regime):
         raise ValueError(f"regime must be a jaxcollapse Regime, got {type(regime).__name__}")
@@ -363,9 +405,9 @@ def _check(model, truth, regime, generations, chains, path, metrics, quantiles, 
         raise ValueError(f"{type(model).__name__} has no exact statistics sampler; use path='samples'")
     if path == "exact" and regime.memory == "accumulate_subsample":
         raise ValueError("accumulate_subsample acts on individual samples: use path='samples'")
-    if jax.tree.structure(model) != jax.tree.structure(truth) or any(
+    if compatible is None and (jax.tree.structure(model) != jax.tree.structure(truth) or any(
         a.shape != b.shape for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(truth), strict=True)
-    ):
+    )):
         raise ValueError("the truth and the model have mismatched dimensions")
     names = tuple(model.metric_names if metrics is None else metrics)
     unknown = [m for m in names if m not in model.metric_names]
@@ -376,6 +418,10 @@ def _check(model, truth, regime, generations, chains, path, metrics, quantiles, 
         raise ValueError(f"quantile levels must lie in [0, 1], got {levels}")
     if quantile_chains < 1:
         raise ValueError("quantile_chains must be >= 1")
+    if getattr(regime, "curation", None) is not None:
+        if path == "exact":
+            raise ValueError("curation acts on individual samples: use path='samples'")
+        regime.curation.check(model, truth)
     model.check_regime(regime, generations)
     capacity = 0
     buffer_rows = 0
@@ -403,5 +449,9 @@ def _check(model, truth, regime, generations, chains, path, metrics, quantiles, 
         prog = progress
     elif progress not in (False, None):
         raise ValueError("progress must be a bool or a callable")
+    pool_rows = 0
+    if regime.memory == "accumulate" and isinstance(model.empty_stats(), SampleStats):
+        # no finite statistics: the pool is the samples themselves, preallocated for every generation
+        pool_rows = capacity * int(generations)
     return _Static(int(generations), path, int(capacity), int(buffer_rows), names, levels,
-                   int(min(chains, quantile_chains)), bool(record_paths), bool(record_params), prog)
+                   int(min(chains, quantile_chains)), bool(record_paths), bool(record_params), prog, pool_rows)

@@ -46,7 +46,7 @@ defaults. The TOML schema (see ``examples/default.toml``) has top-level keys mir
 of ``run``, with dashes written as underscores, and one table per family:
 
 ```toml
-family = "gaussian"          # --family; the only family so far
+family = "gaussian"          # --family; other families have runners of their own (run --family X --help)
 regimes = ["replace", "accumulate", "fresh"]   # --regime; any of replace, accumulate,
                              # accumulate_subsample, augment, fresh, weighted
 n = 100                      # --n: synthetic samples per generation (fresh/weighted: all samples)
@@ -123,10 +123,17 @@ PROG = "jaxcollapse"
 # ``jaxcollapse run --family NAME`` for a family other than gaussian is handled by a module of its own:
 # `module.main(argv)` gets the arguments after ``run`` (``--family NAME`` included), raises `CLIError`
 # on bad input and returns the exit status.
-RUN_FAMILIES: dict[str, str] = {}
+RUN_FAMILIES: dict[str, str] = {"ngram": "jaxcollapse._cli_ngram", "regression": "jaxcollapse._cli_regression",
+                                "mixture": "jaxcollapse._cli_learned", "kde": "jaxcollapse._cli_learned",
+                                "decomposition": "jaxcollapse._cli_learned",
+                                "categorical": "jaxcollapse._cli_discrete", "poisson": "jaxcollapse._cli_discrete",
+                                "vae": "jaxcollapse._cli_neural", "mlp": "jaxcollapse._cli_neural"}
 FAMILIES = ("gaussian", *RUN_FAMILIES)
 # Further commands, each handled by `module.main(argv)` with the arguments after the command's name.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sweep": ("jaxcollapse._cli_sweep", "run a parameter sweep from a TOML config (resumable)"),
+    "forecast": ("jaxcollapse._cli_forecast", "fit the Bayesian collapse model to a CSV/NPZ and forecast"),
+}
 TABLE_GENERATIONS = (1, 10, 50, 200)
 TABLE_METRICS = ("trace", "mean_sq_err")
 PATHS_CSV = "chains_variance.csv"
@@ -780,12 +787,29 @@ def _command_names() -> list[str]:
     return ["run", "verify", *COMMANDS, "bench"]
 
 
-def _run_family(args) -> str | None:
-    """The family of a ``run``: ``--family``, else the config file's ``family`` key, else None (gaussian)."""
-    if args.family is not None:
-        return args.family
-    if args.config is not None:
-        p = Path(args.config)
+def _scan(argv: list[str], flag: str) -> str | None:
+    """The value of ``flag`` (``--flag V`` or ``--flag=V``; the last one wins) in `argv`, if any."""
+    value = None
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith(flag + "="):
+            value = a[len(flag) + 1:]
+    return value
+
+
+def _run_family(argv: list[str]) -> str | None:
+    """The family of a ``run``: ``--family``, else the config file's ``family`` key, else None (gaussian).
+
+    Found by scanning the arguments before any parsing, so that ``run --family X --help`` shows the
+    help of family X's runner.
+    """
+    family = _scan(argv, "--family")
+    if family is not None:
+        return family
+    config = _scan(argv, "--config")
+    if config is not None:
+        p = Path(config)
         try:
             with p.open("rb") as f:
                 family = tomllib.load(f).get("family")
@@ -805,18 +829,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxcollapse`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv and argv[0] in COMMANDS:  # delegated before parsing, so that their own --help works
+            return _delegate(COMMANDS[argv[0]][0], argv[1:])
+        if argv and argv[0] == "run" and _run_family(argv[1:]) in RUN_FAMILIES:
+            return _delegate(RUN_FAMILIES[_run_family(argv[1:])], argv[1:])
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if args.command is None:
             raise CLIError(f"choose a command: {', '.join(_command_names())} (see '{PROG} --help')")
         if args.command == "bench":
             return cmd_bench(args, extra)
-        if args.command in COMMANDS:
-            return _delegate(COMMANDS[args.command][0], argv[argv.index(args.command) + 1:])
-        if args.command == "run":
-            family = _run_family(args)
-            if family in RUN_FAMILIES:
-                return _delegate(RUN_FAMILIES[family], argv[argv.index("run") + 1:])
         if extra:
             flag = extra[0]
             raise CLIError(f"unrecognized argument {flag!r}{_suggest(flag, args.options)} "
@@ -833,4 +855,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m jaxcollapse.cli`: call the imported module's `main`, so that the family runners,
+    # which import `jaxcollapse.cli`, raise the same `CLIError` class that `main` catches.
+    from jaxcollapse.cli import main as _main
+
+    sys.exit(_main())

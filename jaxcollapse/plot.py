@@ -189,3 +189,145 @@ def compare(
     _finish(ax, metric, log, handles)
     ax.set_title(f"{metric} across chains")
     return fig
+
+
+# --------------------------------------------------------------------------- phase diagrams
+def _axis_positions(values) -> tuple[np.ndarray, np.ndarray, bool, list[str] | None]:
+    """Cell centres, cell edges, whether to use a log axis, and tick labels (for a categorical axis)."""
+    vals = np.asarray(values)
+    if vals.dtype.kind in "iuf":
+        c = vals.astype(np.float64)
+        if c.size > 1 and np.all(np.diff(c) > 0):
+            log = bool(np.all(c > 0) and c[-1] / c[0] > 20)
+            s = np.log(c) if log else c
+            mid = (s[1:] + s[:-1]) / 2
+            edges = np.concatenate([[s[0] - (mid[0] - s[0])], mid, [s[-1] + (s[-1] - mid[-1])]])
+            return c, (np.exp(edges) if log else edges), log, None
+    n = vals.size
+    return np.arange(n, dtype=np.float64), np.arange(n + 1) - 0.5, False, [str(v) for v in vals]
+
+
+def phase_diagram(
+    ds,
+    x: str,
+    y: str,
+    metric: str,
+    *,
+    stat: str = "mean",
+    generation: int = -1,
+    below: float | None = None,
+    boundary: str | Callable | None = None,
+    log: bool = False,
+    center: float | None = None,
+    select: Mapping[str, Any] | None = None,
+    ax=None,
+    cmap: str | None = None,
+):
+    r"""A phase diagram of a sweep over two swept parameters `x` and `y`.
+
+    `ds` is the dataset of `jaxcollapse.sweep.run_sweep` / `open_sweep` (dimensions: the grid
+    parameters, ``generation``, ``stat``). The colour of cell $(x, y)$ is
+
+    - with `below` None: the statistic `stat` (``"mean"``, ``"std"``, ``"q0.5"``, ...) of `metric`
+      at generation `generation` (default the last), e.g. the final $\mathbb E\,W_2^2$ or trace ratio;
+    - with `below` set: the first generation at which that statistic falls below `below` (e.g. the
+      generations until the mean variance falls under 10% of the truth's: ``metric="trace_ratio",
+      below=0.1``); cells where it never does are hatched and labelled "> G".
+
+    Other grid dimensions must have one value or be fixed by `select` (``{name: value}``).
+    `boundary` draws a theory curve $y = f(x)$: a callable of the $x$ values, or the name of a
+    function of `jaxcollapse.theory` (e.g. ``"critical_temperature"``: $\tau_c(n) = \sqrt{n/(n-1)}$,
+    the temperature above which the MLE's mean variance no longer shrinks under replace). Numeric
+    axes use the parameter values (a log axis when they span more than a factor 20); string axes
+    (e.g. the regime) are categorical. `log` colours on a log scale; `center` (e.g. 1 for a
+    variance ratio) uses a diverging colour map centred there (shrinking vs growing). Returns the `Figure`.
+    """
+    from matplotlib.colors import LogNorm, TwoSlopeNorm
+
+    if metric not in ds.data_vars:
+        raise ValueError(f"metric {metric!r} is not in the sweep; have {list(ds.data_vars)}")
+    for name in (x, y):
+        if name not in ds.dims:
+            raise ValueError(f"{name!r} is not a swept dimension of the sweep; dimensions: {list(ds.dims)}")
+    if x == y:
+        raise ValueError("x and y must be different parameters")
+    stats = [str(s) for s in ds["stat"].values]
+    if stat not in stats:
+        raise ValueError(f"stat {stat!r} was not recorded; recorded: {stats}")
+    da = ds[metric].sel(stat=stat)
+    if select:
+        da = da.sel(dict(select))
+    extra = [d for d in da.dims if d not in (x, y, "generation") and da.sizes[d] != 1]
+    if extra:
+        raise ValueError(f"the sweep has other swept dimensions {extra}: fix them with select={{name: value}}")
+    da = da.squeeze([d for d in da.dims if d not in (x, y, "generation")], drop=True).transpose(y, x, "generation")
+    values = np.asarray(da.values, dtype=np.float64)
+    gens = np.asarray(da["generation"].values)
+    if below is None:
+        z = values[..., generation]
+        label = f"{stat} {metric} at generation {gens[generation]}"
+        never = np.zeros(z.shape, bool)
+    else:
+        hit = values < below
+        first = np.argmax(hit, axis=-1)
+        never = ~hit.any(axis=-1)
+        z = np.where(never, np.nan, gens[first]).astype(np.float64)
+        label = f"first generation with {stat} {metric} < {below:g}"
+    xc, xe, xlog, xlab = _axis_positions(ds[x].values)
+    yc, ye, ylog, ylab = _axis_positions(ds[y].values)
+    fig, ax = _new_axes(ax)
+    shown = np.where(np.isfinite(z) & ((z > 0) if log else True), z, np.nan)
+    finite = shown[np.isfinite(shown)]
+    norm = None
+    if center is not None and finite.size:
+        if log:
+            span = float(np.max(np.abs(np.log10(finite / center))))
+            span = max(span, 1e-12)
+            norm = LogNorm(center * 10.0**-span, center * 10.0**span)
+        else:
+            span = max(float(np.max(np.abs(finite - center))), 1e-12)
+            norm = TwoSlopeNorm(center, center - span, center + span)
+        cmap = cmap or "RdBu_r"
+    elif log and finite.size:
+        norm = LogNorm()
+    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(shown), cmap=cmap or "viridis", norm=norm, shading="flat")
+    fig.colorbar(mesh, ax=ax, label=label)
+    if never.any():
+        ax.pcolor(xe, ye, np.ma.masked_where(~never, np.ones_like(z)), hatch="//", alpha=0.0, shading="flat")
+        for (i, j) in zip(*np.nonzero(never), strict=True):
+            ax.text(xc[j], yc[i], f"> {gens[-1]}", ha="center", va="center", fontsize="x-small")
+    if boundary is not None:
+        if isinstance(boundary, str):
+            from . import theory
+
+            fn = getattr(theory, boundary, None)
+            if fn is None or not callable(fn):
+                raise ValueError(f"jaxcollapse.theory has no function {boundary!r}")
+            blabel = f"theory: {boundary}"
+        else:
+            fn, blabel = boundary, "theory boundary"
+        if xlab is not None:
+            raise ValueError("a theory boundary needs a numeric x axis")
+        if xlog:
+            xs = np.geomspace(xe[0], xe[-1], 200)
+        else:
+            xs = np.linspace(xe[0], xe[-1], 200)
+        ys = np.asarray(fn(xs), dtype=np.float64)
+        ok = np.isfinite(ys)
+        ax.plot(xs[ok], ys[ok], color="white", lw=2.5)
+        ax.plot(xs[ok], ys[ok], color="crimson", lw=1.5, ls="--", label=blabel)
+        ax.legend(fontsize="small", loc="best")
+    if xlog:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
+    if xlab is not None:
+        ax.set_xticks(xc, xlab)
+    if ylab is not None:
+        ax.set_yticks(yc, ylab)
+    ax.set_xlim(xe[0], xe[-1])
+    ax.set_ylim(ye[0], ye[-1])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{metric}: {label}", fontsize="medium")
+    return fig

@@ -23,6 +23,8 @@ Generation $t = 1, 2, \dots$ fits model $t$ on data made by model $t-1$ (model 0
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -123,6 +125,7 @@ class Regime(eqx.Module):
     temperature: Float[Array, ""] = eqx.field(converter=_arr)
     drift: Float[Array, "..."] = eqx.field(converter=_arr)
     name: str = eqx.field(static=True)
+    curation: Any = None  # a `jaxcollapse.curation.Curation` (sample path), set by `curation.curate`
 
     def __check_init__(self):
         if self.memory not in MEMORIES:
@@ -193,6 +196,8 @@ class Regime(eqx.Module):
             parts.append(f"subsample={self.subsample}")
         parts.append(f"tau={_fmt(self.temperature)}")
         parts.append(f"drift={_fmt(self.drift)}")
+        if self.curation is not None:
+            parts.append(f"curation={self.curation.describe()}")
         return " ".join(parts)
 
 

@@ -638,7 +638,9 @@ def _samples_replace(key, scale):
 
 # --------------------------------------------------------------------------- checks of other families
 # Each module registers its checks on import (see jaxcollapse/checks/__init__.py).
-CHECK_MODULES: tuple[str, ...] = ()
+CHECK_MODULES: tuple[str, ...] = ("jaxcollapse.checks.ngram", "jaxcollapse.checks.mixture",
+                                  "jaxcollapse.checks.discrete", "jaxcollapse.checks.bayes",
+                                  "jaxcollapse.checks.regression", "jaxcollapse.checks.neural")
 
 for _module in CHECK_MODULES:
     importlib.import_module(_module)

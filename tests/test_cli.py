@@ -228,7 +228,7 @@ BAD = {
     "seed < 0": (["--seed", "-1"], "seed"),
     "unknown regime": (["--regime", "replce"], "did you mean 'replace'"),
     "duplicate regime": (["--regime", "replace", "replace"], "twice"),
-    "unknown family": (["--family", "poisson"], "known families: gaussian"),
+    "unknown family": (["--family", "gausian"], "did you mean 'gaussian'"),
     "unknown metric": (["--metrics", "variance"], "unknown metric"),
     "unknown estimator": (["--estimator", "bayes"], "estimator"),
     "unknown path": (["--path", "fast"], "path"),

@@ -2,5 +2,18 @@
 
 from ._base import AbstractFamily as AbstractFamily
 from ._base import AbstractStats as AbstractStats
+from .categorical import Categorical as Categorical
+from .categorical import CategoricalStats as CategoricalStats
 from .gaussian import Gaussian as Gaussian
 from .gaussian import GaussianStats as GaussianStats
+from .kde import KDE as KDE
+from .mixture import GaussianMixture as GaussianMixture
+from .neural import VAE as VAE
+from .neural import MLPRegressor as MLPRegressor
+from .ngram import Bigram as Bigram
+from .ngram import BigramStats as BigramStats
+from .poisson import Poisson as Poisson
+from .poisson import PoissonStats as PoissonStats
+from .regression import Regression as Regression
+from .regression import RegressionStats as RegressionStats
+from .regression import downstream_risk as downstream_risk

@@ -201,7 +201,8 @@ class Gaussian(AbstractFamily):
         r"""Exact $(n, \bar x, S)$ of $n$ draws from $N(\mu, \tau^2\Sigma)$, cost independent of $n$.
 
         $\bar x = \mu + \tau L z/\sqrt n$; $S = \tau^2 L A A^\top L^\top$ ($LL^\top = \Sigma$) with
-        the Bartlett factor $A$: $A_{ii}^2 \sim \chi^2_{n-i}$, $A_{ij} \sim N(0,1)$ for $i > j$.
+        the Bartlett factor $A$: $A_{ii}^2 \sim \chi^2_{n-i}$, $A_{ij} \sim N(0,1)$ for $i > j$, and
+        for $n - 1 < d$ (a singular Wishart of rank $n - 1$) the columns $j > n - 1$ of $A$ are zero.
         """
         d, dt = self.d, self.dtype
         n = jnp.asarray(n, dt)
@@ -219,6 +220,8 @@ class Gaussian(AbstractFamily):
                 nb = d * (d - 1) // 2
                 off = R.normal(stream.fork(R.SALT_SCATTER + 100), (nb,), dt)
                 rows, cols = np.tril_indices(d, -1)
+                # singular Wishart (n - 1 < d): only the first n - 1 columns of A are nonzero
+                off = jnp.where(jnp.asarray(cols, dt) < n - 1.0, off, 0.0)
                 A = jnp.zeros((d, d), dt).at[rows, cols].set(off)
                 A = A + jnp.diag(jnp.sqrt(chi))
                 B = root @ A

@@ -1,0 +1,187 @@
+"""Training many small VAEs at once: vmapped over networks vs a Python loop over the same jitted step.
+
+Run from the repository root::
+
+    python benchmarks/bench_neural.py            # full run (256 networks; a few minutes on 2 cores)
+    python benchmarks/bench_neural.py --quick    # 32 networks, fewer steps: a smoke test
+
+Each network is a `jaxcollapse.VAE` on two moons (latent 2, two hidden layers of 32 units), trained by
+`VAE.fit` on its own n = 256 rows: `steps` AdamW steps, full batch, inside one `lax.scan`. The unit is
+networks trained per second. Every number is the median over repeats taken in interleaved rounds
+(`_common.measure`), after a warm-up call that compiles; float32.
+
+Cases:
+
+- **vmapped**: one jitted call, `jax.vmap(fit)` over the 256 networks' data sets (what `simulate` does
+  over chains);
+- **loop over networks and steps** (the issue's baseline, "a Python loop over the same jitted
+  single-network step", and the style of published training code): a Python loop over networks and,
+  inside, over training steps, each step one call of a jitted AdamW step on the same loss; timed on a
+  subset of the networks and counted per network;
+- **loop over the jitted single-network fit** (a stronger baseline): a Python loop calling
+  `eqx.filter_jit(fit)` once per network (the whole scan over steps inside one call), blocking at the
+  end. With networks this small on a CPU, each call is compute-bound, so vmap gains little over it;
+- **engine**: `jaxcollapse.simulate` with `replace(256)` over 256 chains for a few generations
+  (sampling, training, metrics): chain-generations per second, the per-generation throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for `import jaxcollapse`
+
+import equinox as eqx  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from _common import RESULTS, code_version, label, machine_info, measure, now_iso  # noqa: E402
+
+import jaxcollapse as jc  # noqa: E402
+from jaxcollapse import datasets  # noqa: E402
+
+MEASURED_FILES = ("jaxcollapse/families/neural.py", "jaxcollapse/_simulate.py", "jaxcollapse/datasets.py")
+SIZES = {
+    "full": dict(nets=256, n=256, steps=200, loop_steps_nets=16, generations=3),
+    "quick": dict(nets=32, n=256, steps=50, loop_steps_nets=4, generations=2),
+}
+
+
+def make(steps: int):
+    data = datasets.toy(jax.random.key(0), "moons", 512)
+    return jc.VAE(jax.random.key(1), data, latent=2, width=32, depth=2, steps=steps, n_eval=256)
+
+
+def datasets_for(model, nets: int, n: int, seed: int):
+    """`nets` independent data sets of n real rows: stacked SampleStats."""
+    xs = jax.vmap(lambda k: model.sample(k, n))(jax.random.split(jax.random.key(seed), nets))
+    return jax.vmap(model.stats)(xs)
+
+
+def vmapped(model, nets, n):
+    fit = eqx.filter_jit(jax.vmap(lambda s: model.fit(s).enc.weights[0], in_axes=0))
+
+    def fn(r):
+        stats = datasets_for(model, nets, n, 100 + r)
+        jax.block_until_ready(stats)
+        jax.block_until_ready(fit(stats))
+    return fn
+
+
+def loop_fit(model, nets, n):
+    fit = eqx.filter_jit(lambda s: model.fit(s).enc.weights[0])
+
+    def fn(r):
+        stats = datasets_for(model, nets, n, 100 + r)
+        jax.block_until_ready(stats)
+        out = [fit(jax.tree.map(lambda a, i=i: a[i], stats)) for i in range(nets)]
+        jax.block_until_ready(out)
+    return fn
+
+
+def loop_steps(model, nets, n, steps):
+    """Python loop over networks and steps; one jitted AdamW step per call (optax, full batch)."""
+    import optax
+
+    opt = optax.adamw(model.learning_rate, weight_decay=model.weight_decay)
+
+    @jax.jit
+    def step(params, state, x, key):
+        loss, g = jax.value_and_grad(lambda p: jnp.mean(model._neg_elbo(p, x, key)))(params)
+        upd, state = opt.update(g, state, params)
+        return optax.apply_updates(params, upd), state, loss
+
+    def fn(r):
+        stats = datasets_for(model, nets, n, 100 + r)
+        xs = np.asarray(stats.x)
+        for i in range(nets):
+            params = model._init_params(jax.random.key_data(jax.random.key(i)), model.d, model.dtype)
+            state = opt.init(params)
+            keys = jax.random.split(jax.random.key(1000 + i), steps)
+            x = jnp.asarray(xs[i])
+            for s in range(steps):
+                params, state, loss = step(params, state, x, keys[s])
+            jax.block_until_ready(params)
+    return fn
+
+
+def engine(model, chains, n, generations):
+    def fn(r):
+        tr = jc.simulate(jax.random.key(r + 7), model, jc.regimes.replace(n), generations, chains, path="samples",
+                         quantiles=())
+        jax.block_until_ready(tr.summary)
+    return fn
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, for smoke-testing")
+    p.add_argument("--repeats", type=int, default=None, help="repeats (default 3, quick 2)")
+    p.add_argument("--label", default=None, help="results file label (default: backend-cpu-cores[-quick])")
+    args = p.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    S = SIZES[mode]
+    reps = args.repeats if args.repeats is not None else (2 if args.quick else 3)
+    if reps < 1:
+        p.error("--repeats must be >= 1")
+    nets, n, steps = S["nets"], S["n"], S["steps"]
+    model = make(steps)
+    started = now_iso()
+    load_start = os.getloadavg()
+    info = machine_info()
+    print(f"# jaxcollapse neural benchmark ({mode}), {started}")
+    print(f"# {info['cpu_model']}, {info['cores_usable']} cores (nproc {os.cpu_count()}), jax {info['jax']} "
+          f"({info['backend']}); {nets} VAEs, n = {n} rows each, {steps} AdamW steps, width 32, latent 2; "
+          f"repeats {reps}, medians; 1-min load average at start {load_start[0]:.2f}\n", flush=True)
+    ls = S["loop_steps_nets"]
+    T = measure({
+        "vmapped": (vmapped(model, nets, n), nets, reps, f"{nets} networks in one vmapped call"),
+        "loop_fit": (loop_fit(model, nets, n), nets, reps, "Python loop over the jitted single-network fit"),
+        "loop_steps": (loop_steps(model, ls, n, steps), ls, max(1, reps // 2),
+                       f"loop over networks and steps, {ls} networks, counted per network"),
+        "engine": (engine(model, nets, n, S["generations"]), nets * S["generations"], max(1, reps // 2),
+                   f"simulate replace({n}), {nets} chains x {S['generations']} generations (chain-generations)"),
+    })
+    r_fit = T["vmapped"].rate / T["loop_fit"].rate
+    r_steps = T["vmapped"].rate / T["loop_steps"].rate
+    rows = [
+        ("vmapped fit", f"{T['vmapped'].rate:.1f} networks/s", f"{T['vmapped'].median:.2f} s per {nets}", ""),
+        ("loop over networks x jitted step", f"{T['loop_steps'].rate:.2f} networks/s",
+         f"{T['loop_steps'].median:.2f} s per {ls}",
+         f"vmapped / loop = {r_steps:.1f}x (target >= 5x: {'PASS' if r_steps >= 5 else 'MISS'})"),
+        ("loop over jitted whole fit", f"{T['loop_fit'].rate:.1f} networks/s",
+         f"{T['loop_fit'].median:.2f} s per {nets}",
+         f"vmapped / loop = {r_fit:.1f}x (information)"),
+        ("engine (sample, train, metrics)", f"{T['engine'].rate:.1f} chain-generations/s",
+         f"{T['engine'].median:.2f} s", f"{nets} chains: {T['engine'].median / S['generations']:.2f} s per generation"),
+    ]
+    print("| case | rate | median time | ratio |\n|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    load_end = os.getloadavg()
+    print(f"\n1-min load average at the end: {load_end[0]:.2f} (this run included)")
+    out = {
+        "benchmark": "neural",
+        "mode": mode,
+        "started": started,
+        "finished": now_iso(),
+        "load_average_1_5_15min": {"start": load_start, "end": load_end},
+        "machine": info,
+        "code": code_version(MEASURED_FILES),
+        "sizes": S,
+        "ratios": {"vmapped_over_loop_fit": r_fit, "vmapped_over_loop_steps": r_steps},
+        "measurements": {k: t.as_dict() for k, t in T.items()},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"neural_{args.label or label(info, 'quick' if args.quick else '')}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

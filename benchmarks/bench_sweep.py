@@ -1,0 +1,186 @@
+"""Throughput of `jaxcollapse.sweep` against one `simulate` call of the same total size, and baselines.
+
+Run from the repository root::
+
+    python benchmarks/bench_sweep.py             # 100 configurations x 10,000 chains x 200 generations
+    python benchmarks/bench_sweep.py --quick     # 16 x 2,000 x 50, a smoke test
+
+The unit is chain-generations per second (configurations x chains x generations / seconds), 1-D Gaussian,
+MLE, replace, exact (sufficient-statistics) path, float32, metrics ``("trace", "mean_sq_err")``, the
+default quantiles, medians over repeats in interleaved rounds after a warm-up call that compiles.
+
+- **sweep**: `run_sweep` in memory over a 10 x 10 grid of (n, temperature) (both traced: one compile),
+  10,000 chains per point, at a few chunk sizes (points per compiled call);
+- **simulate, same total size**: one `simulate(replace(100), chains=1,000,000)` — the target is
+  sweep >= 80% of its rate (Performance item of issue 7);
+- **loop of simulate calls**: what one would write without `sweep`: one `simulate` per configuration
+  (10,000 chains each; n and tau are traced so the program is reused);
+- **numpy, vectorized**: the same exact-statistics recursion (normal mean, chi-square variance) over all
+  configurations x chains at once, timed on fewer generations and counted per chain-generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    code_version,
+    fmt_rate,
+    label,
+    machine_info,
+    markdown_table,
+    measure,
+    now_iso,
+)
+
+import jaxcollapse as jc  # noqa: E402
+from jaxcollapse import regimes, sweep  # noqa: E402
+
+FEW = ["trace", "mean_sq_err"]
+MEASURED = ("jaxcollapse/sweep.py", "jaxcollapse/_simulate.py", "jaxcollapse/families/gaussian.py")
+SIZES = {
+    "full": dict(side=10, chains=10_000, generations=200, chunks=(10, 50), np_generations=10, repeats=3),
+    "quick": dict(side=4, chains=2_000, generations=50, chunks=(4, 16), np_generations=10, repeats=3),
+}
+
+
+def grid(side: int):
+    ns = np.unique(np.geomspace(10, 1000, side).round().astype(int)).tolist()
+    taus = np.linspace(0.95, 1.05, side).round(4).tolist()
+    return ns, taus
+
+
+def sweep_runner(side, chains, generations, chunk, quantiles=True):
+    ns, taus = grid(side)
+    base = {"generations": generations, "chains": chains, "metrics": FEW, "chunk": chunk,
+            **({} if quantiles else {"quantiles": []}),
+            "params": {"regime": "replace"}, "grid": {"n": ns, "temperature": taus}}
+
+    def fn(r):
+        ds = sweep.run_sweep({**base, "seed": r + 1})
+        return float(ds["trace"].values[0, 0, -1, 0])
+
+    return fn
+
+
+def simulate_runner(total_chains, generations, quantiles=True):
+    model = jc.Gaussian(0.0, 1.0)
+    regime = regimes.replace(100)
+    kw = {} if quantiles else {"quantiles": ()}
+
+    def fn(r):
+        traj = jc.simulate(jax.random.key(r + 1), model, regime, generations, total_chains, metrics=FEW, **kw)
+        return jax.block_until_ready(traj)
+
+    return fn
+
+
+def loop_runner(side, chains, generations):
+    ns, taus = grid(side)
+    model = jc.Gaussian(0.0, 1.0)
+
+    def fn(r):
+        out = []
+        for n in ns:
+            for t in taus:
+                traj = jc.simulate(jax.random.key(r + 1), model, regimes.replace(n, temperature=t), generations,
+                                   chains, metrics=FEW)
+                out.append(np.asarray(traj.mean("trace")))
+        return out
+
+    return fn
+
+
+def numpy_runner(side, chains, generations):
+    """All configurations x chains at once: mu += tau sigma z / sqrt(n); sigma^2 *= tau^2 chi2_{n-1} / n."""
+    ns, taus = grid(side)
+    n = np.repeat(np.repeat(np.asarray(ns, np.float32), len(taus)), chains)
+    tau = np.repeat(np.tile(np.asarray(taus, np.float32), len(ns)), chains)
+
+    def fn(r):
+        rng = np.random.default_rng(r + 1)
+        mu = np.zeros(n.size, np.float32)
+        var = np.ones(n.size, np.float32)
+        for _ in range(generations):
+            z = rng.standard_normal(n.size, dtype=np.float32)
+            mu += tau * np.sqrt(var / n) * z
+            var *= tau * tau * rng.chisquare(n - 1).astype(np.float32) / n
+            v = var.reshape(-1, chains)
+            m = (mu * mu).reshape(-1, chains)
+            _ = (v.mean(1), v.std(1), np.quantile(v[:, :1024], [0.05, 0.25, 0.5, 0.75, 0.95], axis=1),
+                 m.mean(1), m.std(1), np.quantile(m[:, :1024], [0.05, 0.25, 0.5, 0.75, 0.95], axis=1))
+        return var
+
+    return fn
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--label", default=None)
+    args = p.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    S = SIZES[mode]
+    reps = args.repeats or S["repeats"]
+    side, C, G = S["side"], S["chains"], S["generations"]
+    P_ = len(grid(side)[0]) * side
+    work = P_ * C * G
+    info = machine_info()
+    started, load_start = now_iso(), os.getloadavg()
+    print(f"# jaxcollapse sweep benchmark ({mode}), {started}")
+    print(f"# {info['cpu_model']}, {info['cores_usable']} cores (nproc), jax {info['jax']} ({info['backend']}); "
+          f"{P_} configurations x {C} chains x {G} generations; medians of {reps}; "
+          f"1-min load average at start {load_start[0]:.2f}\n", flush=True)
+    cases = {f"sweep_chunk{k}": (sweep_runner(side, C, G, k), work, reps, f"{k} points per compiled call")
+             for k in S["chunks"]}
+    cases["simulate_total"] = (simulate_runner(P_ * C, G), work, reps, f"one simulate, {P_ * C} chains")
+    k0 = max(S["chunks"])
+    cases[f"sweep_chunk{k0}_noq"] = (sweep_runner(side, C, G, k0, False), work, reps, "quantiles=[] (like for like)")
+    cases["simulate_total_noq"] = (simulate_runner(P_ * C, G, False), work, reps, "quantiles=() (like for like)")
+    cases["simulate_loop"] = (loop_runner(side, C, G), work, max(1, reps - 2), f"{P_} simulate calls of {C} chains")
+    gn = S["np_generations"]
+    cases["numpy"] = (numpy_runner(side, C, gn), P_ * C * gn, max(1, reps - 2),
+                      f"float32, all configurations at once, {gn} generations")
+    T = measure(cases)
+    ref = T["simulate_total"].rate
+    best = max((k for k in T if k.startswith("sweep") and not k.endswith("noq")), key=lambda k: T[k].rate)
+    rows = []
+    for k, t in T.items():
+        rows.append([k, fmt_rate(t.rate), f"{t.median:.3g}", f"{t.rate / ref:.2f}", t.note])
+    print(markdown_table(["case", "chain-gen/s", "median s", "/ one simulate", "note"], rows))
+    ratio = T[best].rate / ref
+    verdict = "PASS" if ratio >= 0.8 else "MISS"
+    print(f"\nbest sweep ({best}) / one simulate of the same size: {ratio:.2f} (target >= 0.80): {verdict}")
+    r_noq = T[f"sweep_chunk{k0}_noq"].rate / T["simulate_total_noq"].rate
+    print(f"without quantiles (each sweep point sorts its own {min(C, 1024)} chains per generation, one simulate "
+          f"sorts 1024 of {P_ * C}): sweep / simulate = {r_noq:.2f}")
+    print(f"sweep / loop of simulate calls: {T[best].rate / T['simulate_loop'].rate:.2f}x; "
+          f"sweep / numpy vectorized: {T[best].rate / T['numpy'].rate:.1f}x")
+    print(f"1-min load average at the end: {os.getloadavg()[0]:.2f}")
+    out = {
+        "benchmark": "sweep", "mode": mode, "started": started, "finished": now_iso(),
+        "load_average_1_5_15min": {"start": load_start, "end": os.getloadavg()},
+        "machine": info, "code": code_version(MEASURED), "sizes": S,
+        "ratio_best_sweep_over_simulate": ratio, "result": verdict, "best_sweep": best,
+        "ratio_without_quantiles": r_noq,
+        "measurements": {k: t.as_dict() for k, t in T.items()},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"sweep_{args.label or label(info, 'quick' if args.quick else '')}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

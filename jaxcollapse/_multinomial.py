@@ -1,0 +1,183 @@
+r"""An exact multinomial sampler that vectorizes over chains: sorted uniforms by exponential spacings.
+
+**Method.** Let $E_1, \dots, E_{m+1}$ be i.i.d. Exp(1) and $S_j = E_1 + \dots + E_j$. Then
+$(S_1/S_{m+1}, \dots, S_m/S_{m+1})$ has the law of the order statistics $U_{(1)} \le \dots \le U_{(m)}$ of
+$m$ i.i.d. Uniform(0, 1) (Devroye 1986, *Non-Uniform Random Variate Generation*, ch. V, thm. 2.2).
+With the cumulative probabilities $c_0 = 0 < c_1 \le \dots \le c_K = 1$, the number of uniforms in
+$(c_{i-1}, c_i]$ is the count of category $i$, and $(N_1, \dots, N_K) \sim \mathrm{Multinomial}(m, p)$. Since the
+points are already sorted, $\#\{j : U_{(j)} \le c_i\}$ is one search of $c_i S_{m+1}$ among the
+$S_j$, so a batch costs $m + 1$ exponentials, one cumulative sum and $K$ searches: $O(C + K \log C)$ with
+no $K \times n$ intermediate and no data-dependent control flow. A category of probability 0 has
+$c_i = c_{i-1}$ and gets exactly 0, so an absorbed state stays absorbed.
+
+**The search** (`_rank`) is a search tree of fan-out at most 32 over the padded sorted points, and under
+`jax.vmap` a custom batching rule searches all chains' rows through flat 1-D gathers (`_flat_rank`). Any
+search that is monotone in the query gives the same counts; the counts are exact ranks, equal to
+`jnp.searchsorted(..., side="right")` (a test checks this). On XLA CPU (chains = 1024, $K = n = 1000$,
+float32) this made the whole sampler about 2x faster than `jax.vmap` of `jnp.searchsorted`, whose batched
+gathers dominated the cost.
+
+**Traced $n$, static shapes.** Shapes are set by a static *capacity* $C$ (the most draws per batch);
+$n$ may be traced. $n \le C$ draws take one batch (the points beyond $m$ are masked out), and larger $n$
+are split into $\lceil n/C \rceil$ batches in a `lax.while_loop`: a sum of independent multinomials with
+the same $p$ is multinomial, so the result is exact for every $n$. Each batch draws its words from
+`stream.fork(batch)`, so chain $i$ gets the same counts whatever the number of chains.
+
+The functions here act on one chain; `jax.vmap` batches them.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
+from jaxtyping import Array, ArrayLike, Float, Int
+
+from . import _random as R
+from ._random import Stream
+
+__all__ = ["categorical_draws", "default_capacity", "multinomial", "normalized_cdf"]
+
+
+def default_capacity(K: int) -> int:
+    """The batch capacity used when none is given: $\\max(K, 64)$ draws.
+
+    A batch costs about $C + K\\log_2 C$; with $C \\approx K$ both terms are balanced, and $n$ above
+    $C$ is split into batches.
+    """
+    return max(int(K), 64)
+
+
+def normalized_cdf(p: Float[Array, " K"]) -> Float[Array, " K"]:
+    r"""Cumulative probabilities $c_i = \sum_{j \le i} p_j / \sum_j p_j$, nondecreasing, with $c_K = 1$ exactly."""
+    c = jnp.cumsum(p)
+    c = c / c[-1]
+    return c.at[-1].set(jnp.ones((), p.dtype))
+
+
+def _level_bits(lgP: int) -> list[int]:
+    r"""Split $\log_2 P$ into levels of at most 5 bits, as even as possible, larger ones at the bottom."""
+    d = max(1, -(-lgP // 5))
+    return [lgP // d + (i >= d - lgP % d) for i in range(d)]
+
+
+def _slices(x: Float[Array, " N"], starts: Int[Array, " M"], width: int) -> Float[Array, "M W"]:
+    """`x[s : s + width]` for every `s` in `starts` (one gather of contiguous slices)."""
+    return jax.vmap(lambda s: jax.lax.dynamic_slice(x, (s,), (width,)))(starts)
+
+
+def _flat_rank(pts: Float[Array, "B C"], q: Float[Array, "B Q"]) -> Int[Array, "B Q"]:
+    r"""Row-wise $\#\{j : \mathrm{pts}_{bj} \le q_{bi}\}$ for sorted rows `pts`: a search tree of fan-out <= 32.
+
+    Each row is padded with $+\infty$ to $P = 2^{\lceil \log_2(C+1) \rceil}$ and read as a B-tree: level
+    $\ell$ cuts it into blocks, and a block lies wholly at or below $q$ iff its last element does, so the number
+    of such blocks is one count of comparisons over the (at most 32) block ends inside the parent block; that
+    count picks the child block. Each level is one contiguous slice gather and a short compare-and-sum that
+    XLA vectorizes, where a binary search is one scalar gather per bit. Measured on XLA CPU for 1024 rows of
+    $C = 1000$ (two levels of 32): about 2x faster than a binary search through the same flat gathers, which
+    is itself about 3x faster than `jax.vmap(jnp.searchsorted)` (a batched gather). Fan-outs of 64 were an
+    order of magnitude slower (XLA CPU), hence the cap of 32.
+    """
+    B, C = pts.shape
+    lgP = C.bit_length()
+    P = 1 << lgP  # > C
+    a = jnp.concatenate([pts, jnp.full((B, P - C), jnp.inf, pts.dtype)], axis=1)
+    rows = jnp.arange(B, dtype=jnp.int32)[:, None]
+    cnt = jnp.zeros(q.shape, jnp.int32)  # blocks (of the current size) wholly <= q
+    size = P
+    for bits in _level_bits(lgP):
+        fan, size = 1 << bits, size >> bits
+        ends = a[:, size - 1 :: size].reshape(-1)  # last element of each block of this level, row-major
+        starts = (rows * (P // size) + cnt * fan).reshape(-1)
+        child = _slices(ends, starts, fan).reshape(*q.shape, fan)
+        cnt = cnt * fan + jnp.sum((child <= q[..., None]).astype(jnp.int32), axis=-1)
+        cnt = jnp.minimum(cnt, P // size - 1) if size > 1 else cnt  # only q = +inf passes the padding
+    return jnp.minimum(cnt, C)  # a query of +inf would also count the padding
+
+
+_FLAT_LIMIT = 2**31 - 1  # the most elements `_flat_rank` may index (int32 offsets)
+
+
+@custom_vmap
+def _rank(pts: Float[Array, " C"], q: Float[Array, " Q"]) -> Int[Array, " Q"]:
+    r"""$\#\{j : \mathrm{pts}_j \le q_i\}$ for `pts` sorted ascending (`searchsorted(pts, q, side="right")`).
+
+    Under `jax.vmap` the rows are searched together by `_flat_rank` (a custom batching rule).
+    """
+    return _flat_rank(pts[None], q[None])[0]
+
+
+@_rank.def_vmap
+def _rank_vmap(axis_size, in_batched, pts, q):
+    pts_b, q_b = in_batched
+    pts = pts if pts_b else jnp.broadcast_to(pts, (axis_size, *pts.shape))
+    q = q if q_b else jnp.broadcast_to(q, (axis_size, *q.shape))
+    if axis_size * (1 << pts.shape[1].bit_length()) > _FLAT_LIMIT:  # int32 flat offsets would overflow
+        return jax.vmap(lambda x, y: jnp.searchsorted(x, y, side="right").astype(jnp.int32))(pts, q), True
+    return _flat_rank(pts, q), True
+
+
+def _batch(stream: Stream, m, cdf: Float[Array, " K"], capacity: int) -> Float[Array, " K"]:
+    """Multinomial(m, p) counts for one batch of m <= capacity draws (m traced)."""
+    dt = cdf.dtype
+    u = R.uniform(stream, (capacity + 1,), dt)  # (0, 1]
+    # S_1 <= ... <= S_{C+1}; an associative scan, because XLA's CPU cumsum (a reduce-window) is ~5x slower
+    s = jax.lax.associative_scan(jnp.add, -jnp.log(u))
+    total = s[m]  # S_{m+1}
+    pts = jnp.where(jnp.arange(capacity) < m, s[:capacity], jnp.inf)  # the m sorted points, then +inf
+    below = _rank(pts, cdf[:-1] * total)  # #{j <= m : S_j <= c_i S_{m+1}}
+    cum = jnp.concatenate([jnp.zeros((1,), below.dtype), below, jnp.reshape(m, (1,)).astype(below.dtype)])
+    return jnp.diff(cum).astype(dt)
+
+
+def multinomial(stream: Stream, n: Float[ArrayLike, ""] | int, p: Float[Array, " K"],
+                capacity: int | None = None) -> Float[Array, " K"]:
+    r"""Exact $\mathrm{Multinomial}(n, p)$ counts of one chain, as floats in `p`'s dtype.
+
+    **Arguments:**
+
+    - `stream`: the chain's `Stream` (all randomness comes from it; vmap over chains).
+    - `n`: the number of draws, $n \ge 0$; may be traced (a float is floored).
+    - `p`: nonnegative weights, shape `(K,)`; they are normalized here.
+    - `capacity`: static draws per batch (default `default_capacity(K)`); the cost of one batch is
+      $O(C + K\log C)$, and $\lceil n / C\rceil$ batches run.
+    """
+    K = p.shape[0]
+    cap = default_capacity(K) if capacity is None else int(capacity)
+    if cap < 1:
+        raise ValueError(f"capacity must be >= 1, got {cap}")
+    cdf = normalized_cdf(p)
+    n = jnp.floor(jnp.asarray(n, p.dtype) + 1e-6).astype(jnp.int32)
+    n = jnp.maximum(n, 0)
+
+    def one(b, counts):
+        m = jnp.clip(n - b * cap, 0, cap)
+        return counts + _batch(stream.fork(b.astype(jnp.uint32)), m, cdf, cap)
+
+    counts = one(jnp.zeros((), jnp.int32), jnp.zeros((K,), p.dtype))  # the common case: n <= C
+    nb = (n + cap - 1) // cap
+
+    def body(state):
+        b, c = state
+        return b + 1, one(b, c)
+
+    def more(c):
+        return jax.lax.while_loop(lambda s: s[0] < nb, body, (jnp.ones((), jnp.int32), c))[1]
+
+    # the cond keeps the loop out of the common path: with the loop inline XLA CPU ran ~15% slower
+    return jax.lax.cond(nb > 1, more, lambda c: c, counts)
+
+
+def categorical_draws(stream: Stream, n: int, p: Float[Array, " K"]) -> Float[Array, " n"]:
+    r"""`n` (static) i.i.d. category indices $0..K-1$ with probabilities $p$ (normalized here), as floats.
+
+    Inversion: index $= \min\{i : c_i \ge U\}$ for $U \sim$ Uniform(0, 1]; a category with $p_i = 0$
+    is never drawn. Cost $O(n \log K)$.
+    """
+    cdf = normalized_cdf(p)
+    u = R.uniform(stream, (n,), p.dtype)
+    # #{i : c_i < u} = #{i : c_i <= u^-} with u^- the float below u: `searchsorted(cdf, u, side="left")`
+    # through `_rank`, whose batching rule is ~3x faster than a vmapped searchsorted on XLA CPU
+    idx = _rank(cdf, jnp.nextafter(u, jnp.zeros((), u.dtype)))
+    return jnp.minimum(idx, p.shape[0] - 1).astype(p.dtype)
+

@@ -1,0 +1,38 @@
+r"""Checks of `jaxcollapse.theory.rates`, the closed forms behind the Bayesian collapse model.
+
+The spread model of `jaxcollapse.bayes` rests on one exact statement: for the 1-D Gaussian MLE refit
+on $n$ samples drawn at temperature $\tau$, $y_t = \ln(\sigma_t^2/\sigma_{t-1}^2) = \ln\tau^2 +
+\ln(\chi^2_{n-1}/n)$, i.i.d. over $t$, so $E y_t = -r = -[r_{\rm sample}(n) + r_{\rm approx}(\tau^2)]$
+and $\mathrm{Var}\,y_t = \psi'(\tfrac{n-1}{2})$. Both are compared with per-chain log ratios of a
+simulation (|z| < `Z_BOUND`), at two temperatures, on generations 1, 2 and 5 (independent steps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import regimes
+from .. import theory as th
+from ..families import Gaussian
+from ..verify import _chains, _keys, _path_means, _path_vars, _paths, _sim, register
+
+_N, _G, _TS = 30, 5, (1, 2, 5)
+
+
+@register("bayes.collapse_rate", family="bayes",
+          source="Shumailov et al. 2024 (Nature); temperature term derived here",
+          description="log ratio of the MLE variance at temperature tau: E = -(r_sample(n) + r_approx(tau^2)), "
+                      "Var = psi'((n-1)/2)")
+def _collapse_rate(key, scale):
+    name = "bayes.collapse_rate"
+    out = []
+    for k, tau in zip(_keys(key, 2), (1.0, 0.9), strict=True):
+        traj = _sim(k, Gaussian(0.0, 2.0, "mle"), regimes.replace(_N, temperature=tau), _G, _chains(20000, scale),
+                    ("trace",), record_paths=True)
+        v = _paths(traj, "trace")
+        y = np.full_like(v, np.nan)
+        y[1:] = np.log(v[1:]) - np.log(v[:-1])  # y[t]: the step into generation t
+        rate = float(th.collapse_rate(_N, tau * tau, "mle"))
+        out += _path_means(name, f"E log ratio tau={tau:g}", y, _TS, -rate)
+        out += _path_vars(name, f"Var log ratio tau={tau:g}", y, _TS, float(th.log_ratio_var(_N)))
+    return out

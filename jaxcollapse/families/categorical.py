@@ -1,0 +1,266 @@
+r"""The categorical family over $K$ categories: recursive refitting is the Wright–Fisher model.
+
+Refitting $p$ by the empirical frequencies of $n$ of its own draws, $p' = N/n$ with
+$N \sim \mathrm{Multinomial}(n, p)$, is the haploid Wright–Fisher model with population size $n$: a
+category that is not drawn is gone for good (its probability is 0 from then on), so the chain ends
+with one category holding all the mass. `Categorical.sample_stats` draws the counts $N$ exactly with
+`jaxcollapse._multinomial.multinomial` (sorted uniforms by exponential spacings), at a cost of about
+$C + K\log_2 C$ per chain and generation for a batch capacity $C$ (`capacity`, default $\max(K, 64)$).
+
+**Fit.** $\hat p_i = (N_i + \alpha)/(\sum_j N_j + K\alpha)$: $\alpha = 0$ is the MLE, $\alpha > 0$
+additive (Dirichlet($\alpha$) posterior-mean) smoothing, which keeps every category alive.
+
+**Decoding.** Samples are drawn from $q$, made from $p$ by (in this order) a temperature $\tau$
+(the regime's), $q \propto p^{1/\tau}$; `top_k` (keep the $k$ most probable categories, ties broken
+by index); `top_p` (keep the smallest set of most probable categories whose mass reaches `top_p`,
+the nucleus of Holtzman et al. 2020); then renormalized.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float
+
+from .._multinomial import categorical_draws, default_capacity, multinomial
+from .._random import Stream
+from ._base import AbstractFamily, AbstractStats
+
+__all__ = ["Categorical", "CategoricalStats", "wordfreq_distribution", "zipf_probabilities"]
+
+SUM_TOL = 1e-6
+
+
+class CategoricalStats(AbstractStats):
+    r"""Weighted category counts $N_i$ and their total `count` $= \sum_i N_i$."""
+
+    count: Float[Array, ""]
+    counts: Float[Array, " K"]
+
+    def combine(self, other: CategoricalStats) -> CategoricalStats:
+        return CategoricalStats(self.count + other.count, self.counts + other.counts)
+
+    def scale(self, c) -> CategoricalStats:
+        return CategoricalStats(self.count * c, self.counts * c)
+
+
+def zipf_probabilities(K: int, beta: float | int) -> np.ndarray:
+    r"""Zipf($\beta$) over $K$ categories: $p_i = i^{-\beta} / \sum_{j \le K} j^{-\beta}$ (float64 numpy)."""
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
+        raise ValueError(f"K must be an integer >= 2, got {K!r}")
+    if not (isinstance(beta, (int, float, np.floating)) and math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"the Zipf exponent beta must be a finite number >= 0, got {beta!r}")
+    w = np.arange(1, K + 1, dtype=np.float64) ** -float(beta)
+    return w / w.sum()
+
+
+def wordfreq_distribution(K: int, lang: str = "en") -> tuple[list[str], np.ndarray]:
+    """The `K` most frequent words of language `lang` in the `wordfreq` package and their frequencies,
+    normalized to sum to 1 (float64). Uses wordfreq's bundled data (no download)."""
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
+        raise ValueError(f"K must be an integer >= 2, got {K!r}")
+    import wordfreq  # lazy: a dependency of this constructor only
+
+    langs = wordfreq.available_languages("best")
+    if lang not in langs:
+        raise ValueError(f"wordfreq has no word list for language {lang!r}; available: {', '.join(sorted(langs))}")
+    words = wordfreq.top_n_list(lang, K)
+    if len(words) < K:
+        raise ValueError(f"wordfreq lists only {len(words)} words for {lang!r}, fewer than K = {K}")
+    f = np.array([wordfreq.word_frequency(w, lang) for w in words], dtype=np.float64)
+    return list(words), f / f.sum()
+
+
+def _xlogy_sum(a: Float[Array, " K"], b: Float[Array, " K"]) -> Float[Array, ""]:
+    """sum_i a_i log b_i with 0 log 0 = 0 (a_i = 0 terms dropped)."""
+    return jnp.sum(jnp.where(a > 0, a * jnp.log(jnp.where(a > 0, b, 1.0)), 0.0))
+
+
+class Categorical(AbstractFamily):
+    r"""A categorical distribution $p$ over $K \ge 2$ categories, refitted by (smoothed) frequencies.
+
+    **Arguments:**
+
+    - `p`: probabilities, shape `(K,)`: finite, $\ge 0$, summing to 1 within $10^{-6}$ (then normalized).
+    - `alpha`: additive smoothing in the fit ($\ge 0$; 0 is the MLE); an array leaf, so runs that differ
+      only in `alpha` share one compiled program.
+    - `top_k`: sample only the $k$ most probable categories ($1 \le k \le K$), or None.
+    - `top_p`: sample only the nucleus of mass `top_p` $\in (0, 1]$, or None.
+    - `capacity`: draws per batch of the multinomial sampler (a speed knob; exact for any $n$).
+
+    Truth constructors: `Categorical.uniform(K)`, `Categorical.dirichlet(key, K, concentration)`,
+    `Categorical.zipf(K, beta)`, `Categorical.wordfreq(K, lang)`.
+
+    Metrics against a truth $p^*$: ``entropy`` $-\sum p_i\ln p_i$ (nats); ``gini_simpson``
+    $1 - \sum p_i^2$ (the heterozygosity); ``surviving`` $\#\{i : p_i > 0\}$; ``tail_mass_lost``
+    $\sum_{i : p_i = 0} p^*_i$; ``kl`` $\mathrm{KL}(p^* \| p)$ ($+\infty$ once a category of the truth is
+    lost); ``tv`` $\frac12\sum|p_i - p^*_i|$; ``max_prob`` $\max_i p_i$.
+    """
+
+    p: Float[Array, " K"]
+    alpha: Float[Array, ""]
+    top_k: int | None = eqx.field(static=True)
+    top_p: float | None = eqx.field(static=True)
+    capacity: int = eqx.field(static=True)
+
+    metric_names: ClassVar[tuple[str, ...]] = (
+        "entropy", "gini_simpson", "surviving", "tail_mass_lost", "kl", "tv", "max_prob",
+    )
+    has_exact_stats: ClassVar[bool] = True
+
+    def __init__(self, p, *, alpha=0.0, top_k: int | None = None, top_p: float | int | None = None,
+                 capacity: int | None = None):
+        dtype = jnp.result_type(float)
+        if not isinstance(p, jax.core.Tracer):
+            a = np.asarray(p, dtype=np.float64)
+            if a.ndim != 1:
+                raise ValueError(f"p must be a vector of probabilities, got shape {a.shape}")
+            if a.shape[0] < 2:
+                raise ValueError(f"a categorical needs K >= 2 categories, got K = {a.shape[0]}")
+            if not np.all(np.isfinite(a)):
+                raise ValueError("p contains NaN or infinite values")
+            if np.any(a < 0):
+                raise ValueError(f"p must be nonnegative; its smallest entry is {a.min():g}")
+            if abs(a.sum() - 1.0) > SUM_TOL:
+                raise ValueError(f"p must sum to 1 (within {SUM_TOL:g}); it sums to {a.sum():.9g}")
+            p = a / a.sum()
+        self.p = jnp.asarray(p, dtype)
+        K = self.p.shape[0]
+        if not isinstance(alpha, jax.core.Tracer):
+            if isinstance(alpha, bool) or np.ndim(alpha) != 0 or not (
+                    math.isfinite(float(alpha)) and float(alpha) >= 0):
+                raise ValueError(f"the smoothing alpha must be a finite number >= 0, got {alpha!r}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))
+                                  or not 1 <= top_k <= K):
+            raise ValueError(f"top_k must be an integer in [1, K] = [1, {K}], got {top_k!r}")
+        if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float, np.floating))
+                                  or not 0.0 < top_p <= 1.0):
+            raise ValueError(f"top_p must lie in (0, 1], got {top_p!r}")
+        cap = default_capacity(K) if capacity is None else capacity
+        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+            raise ValueError(f"capacity must be an integer >= 1, got {capacity!r}")
+        self.alpha = jnp.asarray(alpha, dtype)
+        self.top_k = None if top_k is None else int(top_k)
+        self.top_p = None if top_p is None else float(top_p)
+        self.capacity = int(cap)
+
+    # --------------------------------------------------------------- truths
+    @classmethod
+    def uniform(cls, K: int, **kwargs) -> Categorical:
+        """The uniform distribution over `K` categories."""
+        if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
+            raise ValueError(f"K must be an integer >= 2, got {K!r}")
+        return cls(np.full(K, 1.0 / K), **kwargs)
+
+    @classmethod
+    def dirichlet(cls, key, K: int, concentration: float | int = 1.0, **kwargs) -> Categorical:
+        r"""A draw $p \sim \mathrm{Dirichlet}(c, \dots, c)$ over `K` categories from a `jax.random.key`."""
+        if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
+            raise ValueError(f"K must be an integer >= 2, got {K!r}")
+        if not (isinstance(concentration, (int, float)) and math.isfinite(concentration) and concentration > 0):
+            raise ValueError(f"the Dirichlet concentration must be > 0, got {concentration!r}")
+        g = np.asarray(jax.random.gamma(key, float(concentration), (K,)), np.float64)
+        if g.sum() <= 0:  # a tiny concentration can underflow every gamma draw
+            g = np.eye(K)[int(np.argmax(g))]
+        return cls(g / g.sum(), **kwargs)
+
+    @classmethod
+    def zipf(cls, K: int, beta: float | int = 1.0, **kwargs) -> Categorical:
+        r"""Zipf($\beta$): $p_i \propto i^{-\beta}$, $i = 1..K$."""
+        return cls(zipf_probabilities(K, beta), **kwargs)
+
+    @classmethod
+    def wordfreq(cls, K: int, lang: str = "en", **kwargs) -> Categorical:
+        """The normalized frequencies of the top `K` words of `lang` (see `wordfreq_distribution`)."""
+        return cls(wordfreq_distribution(K, lang)[1], **kwargs)
+
+    # --------------------------------------------------------------- basics
+    @property
+    def K(self) -> int:
+        return self.p.shape[-1]
+
+    @property
+    def dtype(self):
+        return self.p.dtype
+
+    def translate(self, delta) -> Categorical:
+        """A categorical truth does not drift (`check_regime` refuses a nonzero drift)."""
+        return self
+
+    def empty_stats(self) -> CategoricalStats:
+        return CategoricalStats(jnp.zeros((), self.dtype), jnp.zeros((self.K,), self.dtype))
+
+    def sampling_probs(self, temperature) -> Float[Array, " K"]:
+        r"""The distribution $q$ samples are drawn from: temperature, then top-k, then top-p, renormalized."""
+        p = self.p
+        tau = jnp.asarray(temperature, self.dtype)
+        lp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), -jnp.inf)
+        q = jnp.exp((lp - jnp.max(lp)) / tau)  # p^(1/tau) up to a constant; zeros stay 0
+        if self.top_k is not None and self.top_k < self.K:
+            _, idx = jax.lax.top_k(q, self.top_k)  # ties: the lower index first
+            q = jnp.zeros_like(q).at[idx].set(q[idx])
+        if self.top_p is not None and self.top_p < 1.0:
+            order = jnp.argsort(-q, stable=True)
+            qs = q[order]
+            cum = jnp.cumsum(qs) / jnp.sum(qs)
+            before = cum - qs / jnp.sum(qs)  # mass strictly before each sorted entry
+            keep_sorted = before < self.top_p  # keep until the nucleus reaches top_p
+            keep = jnp.zeros(self.K, bool).at[order].set(keep_sorted)
+            q = jnp.where(keep, q, 0.0)
+        return q / jnp.sum(q)
+
+    # --------------------------------------------------------------- sampling
+    def sample(self, key, n: int) -> Float[Array, " n"]:
+        """`n` category indices (as floats), from a `jax.random.key`."""
+        return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
+
+    def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, " n"]:
+        return categorical_draws(stream, n, self.sampling_probs(temperature))
+
+    def sample_stats(self, stream: Stream, n, temperature) -> CategoricalStats:
+        r"""Exact counts of $n$ draws: $N \sim \mathrm{Multinomial}(n, q)$ (`jaxcollapse._multinomial`)."""
+        n = jnp.asarray(n, self.dtype)
+        counts = multinomial(stream, n, self.sampling_probs(temperature), self.capacity)
+        return CategoricalStats(jnp.sum(counts), counts)
+
+    def stats(self, x: Float[ArrayLike, " n"], mask: Bool[Array, " n"] | None = None) -> CategoricalStats:
+        """Counts of the category indices `x` (rows where `mask` is False are left out)."""
+        x = jnp.asarray(x).reshape(-1)
+        w = jnp.ones(x.shape[0], self.dtype) if mask is None else mask.astype(self.dtype)
+        idx = jnp.clip(x.astype(jnp.int32), 0, self.K - 1)
+        counts = jnp.zeros((self.K,), self.dtype).at[idx].add(w)
+        return CategoricalStats(jnp.sum(w), counts)
+
+    # --------------------------------------------------------------- fitting
+    def fit(self, stats: CategoricalStats) -> Categorical:
+        a = self.alpha
+        total = stats.count + self.K * a
+        p = jnp.where(total > 0, (stats.counts + a) / jnp.where(total > 0, total, 1.0), self.p)
+        return eqx.tree_at(lambda m: m.p, self, p)
+
+    # --------------------------------------------------------------- metrics
+    def metrics(self, truth: Categorical) -> dict[str, Float[Array, ""]]:
+        p, p0 = self.p, truth.p
+        alive = p > 0
+        lost = (p0 > 0) & ~alive
+        kl = jnp.where(jnp.any(lost), jnp.inf, _xlogy_sum(p0, p0) - _xlogy_sum(p0, p))
+        return {
+            "entropy": -_xlogy_sum(p, p),
+            "gini_simpson": 1.0 - jnp.sum(p * p),
+            "surviving": jnp.sum(alive).astype(self.dtype),
+            "tail_mass_lost": jnp.sum(jnp.where(alive, 0.0, p0)),
+            "kl": jnp.maximum(kl, 0.0),
+            "tv": 0.5 * jnp.sum(jnp.abs(p - p0)),
+            "max_prob": jnp.max(p),
+        }
+
+    # --------------------------------------------------------------- checks
+    def check_regime(self, regime, generations: int) -> None:
+        drift = regime.drift
+        if not isinstance(drift, jax.core.Tracer) and np.any(np.asarray(drift) != 0):
+            raise ValueError("a categorical truth cannot drift: use drift = 0")

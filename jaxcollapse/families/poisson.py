@@ -1,0 +1,134 @@
+r"""The Poisson family: the simplest family whose collapse is extinction.
+
+Refitting the rate by the sample mean of $n$ draws, $\lambda_t = S_t/n$ with
+$S_t \mid \lambda_{t-1} \sim \mathrm{Poisson}(n\lambda_{t-1})$, makes $S_t$ a critical Galton–Watson
+process with Poisson(1) offspring: $S_t \mid S_{t-1} \sim \mathrm{Poisson}(S_{t-1})$. The rate is a
+martingale, $E\lambda_t = \lambda_0$, yet it hits 0 (and stays there) with probability 1; see
+`jaxcollapse.theory.discrete` for the exact extinction probabilities.
+
+`Poisson.sample_stats` draws the sufficient statistic $S \sim \mathrm{Poisson}(n\lambda)$ directly, with
+`jax.random.poisson` (exact: Knuth's product method below mean 10, Hörmann's transformed rejection
+PTRS above) under a key made from the chain's `Stream`, so chain $i$ is the same whatever the number of
+chains. The sampling temperature must be 1 (a tempered Poisson, $p(x)^{1/\tau}$, is not Poisson).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float
+
+from .._random import Stream
+from ._base import AbstractFamily, AbstractStats
+
+__all__ = ["Poisson", "PoissonStats"]
+
+
+class PoissonStats(AbstractStats):
+    r"""Weighted count $\sum_i w_i$ and weighted total $\sum_i w_i x_i$."""
+
+    count: Float[Array, ""]
+    total: Float[Array, ""]
+
+    def combine(self, other: PoissonStats) -> PoissonStats:
+        return PoissonStats(self.count + other.count, self.total + other.total)
+
+    def scale(self, c) -> PoissonStats:
+        return PoissonStats(self.count * c, self.total * c)
+
+
+def _poisson(stream: Stream, lam: Float[Array, " m"]) -> Float[Array, " m"]:
+    """Exact Poisson(lam) draws (lam >= 0) from the stream, as floats in lam's dtype."""
+    key = jax.random.wrap_key_data(stream.bits(2), impl="threefry2x32")
+    safe = jnp.where(lam > 0, lam, 1.0)
+    x = jax.random.poisson(key, safe, shape=lam.shape, dtype=jnp.int32)
+    return jnp.where(lam > 0, x.astype(lam.dtype), 0.0)
+
+
+class Poisson(AbstractFamily):
+    r"""Poisson($\lambda$), refitted by the sample mean (the MLE).
+
+    **Arguments:** `rate`: $\lambda > 0$ (finite).
+
+    Metrics against a truth $\lambda^*$: ``rate`` $\lambda$; ``extinct`` $1\{\lambda = 0\}$;
+    ``rate_ratio`` $\lambda/\lambda^*$; ``log_rate_ratio`` $\ln(\lambda/\lambda^*)$ ($-\infty$ once extinct);
+    ``sq_err`` $(\lambda - \lambda^*)^2$; ``kl`` $\mathrm{KL}(\mathrm{Poi}(\lambda^*)\|\mathrm{Poi}(\lambda)) =
+    \lambda^*\ln(\lambda^*/\lambda) - \lambda^* + \lambda$ ($+\infty$ once extinct).
+    """
+
+    rate: Float[Array, ""]
+
+    metric_names: ClassVar[tuple[str, ...]] = ("rate", "extinct", "rate_ratio", "log_rate_ratio", "sq_err", "kl")
+    has_exact_stats: ClassVar[bool] = True
+
+    def __init__(self, rate=1.0):
+        dtype = jnp.result_type(float)
+        if not isinstance(rate, jax.core.Tracer):
+            r = np.asarray(rate, dtype=np.float64)
+            if r.ndim != 0:
+                raise ValueError(f"the Poisson rate must be a scalar, got shape {r.shape}")
+            if not (math.isfinite(float(r)) and float(r) > 0):
+                raise ValueError(f"the Poisson rate must be a finite number > 0, got {float(r)}")
+        self.rate = jnp.asarray(rate, dtype)
+
+    @property
+    def dtype(self):
+        return self.rate.dtype
+
+    def translate(self, delta) -> Poisson:
+        """A Poisson truth does not drift (`check_regime` refuses a nonzero drift)."""
+        return self
+
+    def empty_stats(self) -> PoissonStats:
+        z = jnp.zeros((), self.dtype)
+        return PoissonStats(z, z)
+
+    def sample(self, key, n: int) -> Float[Array, " n"]:
+        """`n` draws (as floats) from a `jax.random.key`."""
+        return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
+
+    def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, " n"]:
+        return _poisson(stream, jnp.broadcast_to(self.rate, (n,)))
+
+    def sample_stats(self, stream: Stream, n, temperature) -> PoissonStats:
+        r"""Exact $(n, S)$ with $S = \sum_{j\le n} x_j \sim \mathrm{Poisson}(n\lambda)$: one draw, any $n$."""
+        n = jnp.asarray(n, self.dtype)
+        s = _poisson(stream, jnp.reshape(n * self.rate, (1,)))[0]
+        return PoissonStats(n, s)
+
+    def stats(self, x: Float[ArrayLike, " n"], mask: Bool[Array, " n"] | None = None) -> PoissonStats:
+        x = jnp.asarray(x, self.dtype).reshape(-1)
+        w = jnp.ones(x.shape[0], self.dtype) if mask is None else mask.astype(self.dtype)
+        return PoissonStats(jnp.sum(w), jnp.sum(w * x))
+
+    def fit(self, stats: PoissonStats) -> Poisson:
+        rate = jnp.where(stats.count > 0, stats.total / jnp.where(stats.count > 0, stats.count, 1.0), self.rate)
+        return eqx.tree_at(lambda m: m.rate, self, rate)
+
+    def metrics(self, truth: Poisson) -> dict[str, Float[Array, ""]]:
+        lam, lam0 = self.rate, truth.rate
+        dead = lam <= 0
+        safe = jnp.where(dead, 1.0, lam)
+        log_ratio = jnp.where(dead, -jnp.inf, jnp.log(safe) - jnp.log(lam0))
+        kl = jnp.where(dead, jnp.inf, lam0 * (jnp.log(lam0) - jnp.log(safe)) - lam0 + lam)
+        return {
+            "rate": lam,
+            "extinct": dead.astype(self.dtype),
+            "rate_ratio": lam / lam0,
+            "log_rate_ratio": log_ratio,
+            "sq_err": (lam - lam0) ** 2,
+            "kl": jnp.maximum(kl, 0.0),
+        }
+
+    def check_regime(self, regime, generations: int) -> None:
+        tau = regime.temperature
+        if not isinstance(tau, jax.core.Tracer) and np.any(np.asarray(tau) != 1.0):
+            raise ValueError("the Poisson family samples at temperature 1 only (a tempered Poisson is not Poisson)")
+        drift = regime.drift
+        if not isinstance(drift, jax.core.Tracer) and np.any(np.asarray(drift) != 0):
+            raise ValueError("a Poisson truth cannot drift: use drift = 0")

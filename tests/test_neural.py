@@ -1,0 +1,296 @@
+"""Neural families (VAE, MLP regressor) and the toy/digits truths.
+
+Statistical bounds, stated before any draw was made: Monte Carlo means are z-tested with
+|z| < 4 (`conftest.Z_BOUND`); "collapse" claims are one-sided z-tests that a per-chain change is
+negative (or positive) beyond 4 standard errors. Compilation dominates: the engine runs share two
+static configurations (`_vae_run` with 6 and with 3 chains, `_mlp_run`), and the learning rate is a
+traced leaf, so the divergence run reuses the 3-chain program.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import Z_BOUND, assert_z, mean_z
+
+import jaxcollapse
+from jaxcollapse import datasets, regimes
+from jaxcollapse._random import Stream
+from jaxcollapse.families.neural import VAE, MLPRegressor, sine_target
+
+G = 4  # generations of the shared engine runs
+N = 128  # samples per generation
+
+
+# --------------------------------------------------------------------------- shared runs
+
+def _vae(lr=1e-2):
+    data = datasets.toy(jax.random.key(0), "mixture", 256, k=4)
+    return VAE(jax.random.key(1), data, latent=2, width=16, depth=2, steps=80, learning_rate=lr, n_eval=256)
+
+
+def _run_vae(model, chains, seed=2):
+    return jaxcollapse.simulate(jax.random.key(seed), model, regimes.replace(N), G, chains, path="samples",
+                                record_paths=True, quantiles=())
+
+
+@pytest.fixture(scope="module")
+def mlp_run():
+    model = MLPRegressor(jax.random.key(3), width=16, steps=150, label_noise=0.3, n_grid=128)
+    return jaxcollapse.simulate(jax.random.key(4), model, regimes.replace(32), G, 16, path="samples",
+                                record_paths=True, quantiles=())
+
+
+def _paths(traj, m):
+    return np.asarray(traj.paths[m], np.float64)
+
+
+# --------------------------------------------------------------------------- datasets
+
+def test_toys_geometry():
+    # moons without noise lie on unit half circles; rings on circles of radius label + 1
+    for name in ("moons", "rings"):
+        ds = datasets.toy(jax.random.key(5), name, 400, noise=1e-6)
+        assert ds.x.shape == (400, 2) and ds.labels.shape == (400,)
+        assert set(np.unique(ds.labels)) == set(range(ds.n_classes))
+        if name == "moons":
+            centre = np.where(ds.labels[:, None] == 0, [[-0.5, -0.25]], [[0.5, 0.25]])
+            np.testing.assert_allclose(np.linalg.norm(ds.x - centre, axis=1), 1.0, atol=1e-4)
+        else:
+            np.testing.assert_allclose(np.linalg.norm(ds.x, axis=1), ds.labels + 1.0, atol=1e-4)
+
+
+def test_mixture_components_have_their_centres_and_noise():
+    s = 0.25
+    ds = datasets.toy(jax.random.key(6), "mixture", 4000, k=4, noise=s)
+    assert ds.params.shape == (4, 2)
+    for c in range(4):
+        r = ds.x[ds.labels == c] - ds.params[c][None, :]
+        for j in range(2):
+            assert_z(mean_z(r[:, j], 0.0, s * s), f"component {c} coordinate {j} mean")
+    # centres well separated: nearest pair > 8 noise scales
+    d = np.linalg.norm(ds.params[:, None] - ds.params[None], axis=2) + np.eye(4) * 1e9
+    assert d.min() > 8 * s
+
+
+def test_toy_sample_is_per_chain():
+    # the Stream generator: chain 3's draws do not depend on how many other chains are drawn (labels
+    # exactly; coordinates up to the last float32 bits, since eager and vmapped-jitted code fuse cos/sin
+    # differently)
+    key = jax.random.key_data(jax.random.key(7))
+
+    def draw(c):
+        return datasets.toy_sample(Stream(key, c), "rings", 16, jnp.zeros((1, 2)), 3, 0.1, jnp.float32)
+
+    x1, l1 = draw(jnp.asarray(3, jnp.uint32))
+    xs, ls = jax.jit(jax.vmap(draw))(jnp.arange(5, dtype=jnp.uint32))
+    np.testing.assert_array_equal(l1, ls[3])
+    np.testing.assert_allclose(x1, xs[3], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(xs[2], xs[3])
+
+
+def test_digits_loader():
+    ds = datasets.digits()
+    assert ds.x.shape == (1797, 64) and ds.x.dtype == np.float32
+    assert ds.x.min() == 0.0 and ds.x.max() == 1.0 and ds.n_classes == 10
+    assert datasets.digits(100).x.shape == (100, 64)
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(latent=0), "latent"), (dict(learning_rate=0.0), "learning_rate"), (dict(learning_rate=-1.0), "learning_rate"),
+    (dict(width=0), "width"), (dict(steps=0), "steps"), (dict(depth=0), "depth"),
+    (dict(weight_decay=-0.1), "weight_decay"), (dict(batch_size=0), "batch_size"), (dict(init="hot"), "init"),
+    (dict(n_eval=1), "n_eval"),
+])
+def test_vae_bad_knobs(kw, match, typecheck_off):
+    data = datasets.toy(jax.random.key(0), "moons", 32)
+    with pytest.raises(ValueError, match=match):
+        VAE(jax.random.key(1), data, **kw)
+
+
+def test_bad_data_and_regimes(no_run, typecheck_off):
+    data = datasets.toy(jax.random.key(0), "moons", 32)
+    bad = data._replace(x=np.zeros((32, 3), np.float32))
+    with pytest.raises(ValueError, match="2-D"):
+        VAE(jax.random.key(1), bad)
+    with pytest.raises(ValueError, match="Dataset"):
+        VAE(jax.random.key(1), np.zeros((32, 2)))
+    with pytest.raises(ValueError, match="unknown toy"):
+        datasets.toy(jax.random.key(0), "spirals")
+    m = VAE(jax.random.key(1), data)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        m.fit_data(np.zeros((10, 3)))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        m.stats(np.zeros((10, 5)))
+    with pytest.raises(ValueError, match="drift"):
+        jaxcollapse.simulate(jax.random.key(0), m, regimes.replace(8, drift=0.5), 2, 2, path="samples")
+    with pytest.raises(ValueError, match="path='samples'"):
+        jaxcollapse.simulate(jax.random.key(0), m, regimes.replace(8), 2, 2)
+    other = VAE(jax.random.key(1), datasets.digits(40))  # 64-D truth for a 2-D model
+    with pytest.raises(ValueError, match="mismatched dimensions"):
+        jaxcollapse.simulate(jax.random.key(0), m, regimes.replace(8), 2, 2, truth=other, path="samples")
+    for kw, match in [(dict(learning_rate=-1.0), "learning_rate"), (dict(width=0), "width"),
+                      (dict(dim=0), "dim"), (dict(label_noise=-1.0), "label_noise"), (dict(steps=0), "steps")]:
+        with pytest.raises(ValueError, match=match):
+            MLPRegressor(jax.random.key(0), **kw)
+    r = MLPRegressor(jax.random.key(0), dim=2)
+    with pytest.raises(ValueError, match=r"\(n, 3\)"):
+        r.stats(np.zeros((4, 2)))
+
+
+# --------------------------------------------------------------------------- the VAE in the engine
+
+@pytest.mark.slow  # the notebook runs the VAE through the engine in the default suite
+def test_vae_in_the_engine():
+    """One test, so that its two compiled programs (6 and 3 chains) stay in one xdist worker."""
+    six, three = _run_vae(_vae(), 6), _run_vae(_vae(), 3)
+
+    # generation 0 draws the exact 4-component mixture: all four modes present, nothing trained
+    assert float(six.mean("modes")[0]) == 4.0
+    assert float(six.mean("diverged")[0]) == 0.0 and float(six.mean("loss")[0]) == 0.0
+    for m in VAE.metric_names:
+        assert np.all(np.isfinite(_paths(six, m))), m
+    assert float(np.max(_paths(six, "diverged"))) == 0.0
+
+    # Refit on its own samples, the VAE loses spread, coverage and modes: per chain, generation G is
+    # below generation 1 (one-sided, beyond Z_BOUND standard errors of the paired difference).
+    for m in ("spread", "coverage"):
+        p = _paths(six, m)
+        diff = p[G] - p[1]
+        z = diff.mean() / (diff.std(ddof=1) / math.sqrt(diff.size))
+        assert z < -Z_BOUND, f"{m}: generation {G} vs 1, z = {z:.2f}"
+    assert np.all(_paths(six, "modes")[G] <= _paths(six, "modes")[0])
+
+    # chain i is the same whatever the number of chains (all training randomness from its Streams)
+    for m in VAE.metric_names:
+        np.testing.assert_array_equal(_paths(six, m)[:, :3], _paths(three, m), err_msg=m)
+    assert not np.array_equal(_paths(six, "spread")[1:, 0], _paths(six, "spread")[1:, 1])  # chains differ
+
+    # A learning rate of 1e6 blows the networks up; every fit keeps the previous parameters and raises
+    # the flag. The learning rate is a traced leaf: this reuses the 3-chain program.
+    bad = _run_vae(_vae(lr=1e6), 3)
+    assert np.all(_paths(bad, "diverged")[1:] == 1.0)
+    for m in VAE.metric_names:
+        assert np.all(np.isfinite(_paths(bad, m))), m
+    assert all(np.all(np.isfinite(np.asarray(a))) for a in jax.tree.leaves(bad.final)
+               if jnp.issubdtype(a.dtype, jnp.floating))
+
+
+# --------------------------------------------------------------------------- the MLP regressor
+
+def test_regressor_truth_labels():
+    # data mode: rows (x, f*(x) + s eps) with x ~ U[-1, 1]; residual mean 0, variance s^2; x variance 1/3
+    s = 0.3
+    r = MLPRegressor(jax.random.key(0), label_noise=s)
+    rows = np.asarray(r.sample(jax.random.key(1), 4000), np.float64)
+    res = rows[:, 1] - np.asarray(sine_target(jnp.asarray(rows[:, :1])), np.float64)
+    assert_z(mean_z(res, 0.0, s * s), "residual mean")
+    assert_z((np.mean(res**2) - s * s) / math.sqrt(2 * s**4 / res.size), "residual variance")
+    assert_z(mean_z(rows[:, 0], 0.0, 1.0 / 3.0), "input mean")
+
+
+def test_regressor_error_grows(mlp_run):
+    tr = mlp_run
+    p = _paths(tr, "test_mse")
+    assert np.all(p[0] == 0.0)  # generation 0 is the true function
+    assert float(np.max(_paths(tr, "diverged"))) == 0.0
+    # labels from the previous network: the test error accumulates (paired, one-sided)
+    diff = p[G] - p[1]
+    z = diff.mean() / (diff.std(ddof=1) / math.sqrt(diff.size))
+    assert z > Z_BOUND, f"test_mse generation {G} vs 1: z = {z:.2f}"
+
+
+# --------------------------------------------------------------------------- keys and the coverage yardstick
+
+def test_data_key_is_deterministic_and_data_dependent():
+    # the training key of a bare `fit` (no engine stream) is a hash of the data: same data, same key;
+    # one flipped bit in a row or a weight, another key
+    from jaxcollapse.families.neural import _data_key
+
+    seed = jax.random.key_data(jax.random.key(0))
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(64, 2)), jnp.float32)
+    w = jnp.ones((64,), jnp.float32)
+    k = jax.jit(_data_key)
+    a = np.asarray(k(seed, x, w))
+    np.testing.assert_array_equal(a, np.asarray(k(seed, x, w)))
+    assert not np.array_equal(a, np.asarray(k(seed, x.at[17, 1].set(np.nextafter(x[17, 1], 10.0)), w)))
+    assert not np.array_equal(a, np.asarray(k(seed, x, w.at[3].set(0.0))))
+    assert not np.array_equal(a, np.asarray(k(seed, x[::-1], w)))  # order matters (rows are not a set here)
+
+
+def test_coverage_of_the_truth_matches_the_finite_formula():
+    # Generation-0 coverage (the model is the truth): the exact finite-N mean of theory.neural.coverage_mean
+    # passes and the N = M -> infinity limit 1 - 2^-k is rejected (|z| > 4) with the replicates of
+    # the registered check at the suite's scale (5,000). Bounds fixed before running.
+    from jaxcollapse.checks import neural as cn
+    from jaxcollapse.theory import neural as th
+
+    c = cn.coverage_replicates(jax.random.key(9), "moons", 2, 5000)
+    se = c.std(ddof=1) / math.sqrt(c.size)
+    exact = th.coverage_mean(cn._N_REF, cn._N_FAKE, 5)
+    assert abs(c.mean() - exact) / se < Z_BOUND
+    assert abs(c.mean() - (1 - 2.0**-5)) / se > Z_BOUND
+    # the limit itself
+    assert abs(th.coverage_mean(10**6, 10**6, 5) - (1 - 2.0**-5)) < 1e-5
+    with pytest.raises(ValueError):
+        th.coverage_mean(5, 5, 5)
+
+
+# --------------------------------------------------------------------------- other regimes (slow)
+
+@pytest.mark.slow
+@pytest.mark.parametrize("regime", ["accumulate", "fresh", "augment"])
+def test_regressor_other_regimes(regime):
+    # Real data hold the error down: with fresh real rows (or a fixed real set) beside the synthetic
+    # ones, and with all synthetic rows accumulated, the test error at generation G stays below the
+    # replace run's (paired by key; one-sided beyond Z_BOUND standard errors).
+    model = MLPRegressor(jax.random.key(3), width=16, steps=150, label_noise=0.3, n_grid=128)
+    rg = {"accumulate": regimes.accumulate(32), "fresh": regimes.fresh(32, 32),
+          "augment": regimes.augment(32, 1.0)}[regime]
+    g = 8
+    runs = [jaxcollapse.simulate(jax.random.key(4), model, r, g, 32, path="samples", record_paths=True,
+                                 quantiles=()) for r in (regimes.replace(32), rg)]
+    rep, other = (_paths(t, "test_mse") for t in runs)
+    assert np.all(np.isfinite(other)) and float(np.max(_paths(runs[1], "diverged"))) == 0.0
+    d = other[g] - rep[g]
+    z = d.mean() / (d.std(ddof=1) / math.sqrt(d.size))
+    assert z < -Z_BOUND, f"{regime}: z = {z:.2f}"
+
+
+# --------------------------------------------------------------------------- command line
+
+@pytest.mark.parametrize("argv, match", [
+    (["--family", "vae", "--latent", "0"], "latent"),
+    (["--family", "vae", "--learning-rate", "0"], "learning_rate"),
+    (["--family", "vae", "--width", "0"], "width"),
+    (["--family", "vae", "--data", "spiral"], "unknown --data"),
+    (["--family", "mlp", "--regime", "acumulate"], "did you mean 'accumulate'"),
+    (["--family", "mlp", "--steps", "0"], "steps"),
+])
+def test_cli_bad_input(argv, match, tmp_path, capsys, no_run):
+    from jaxcollapse import cli
+
+    out = tmp_path / "out"
+    assert cli.main(["run", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_cli_run_writes_outputs(tmp_path):
+    from jaxcollapse import cli
+
+    out = tmp_path / "vae"
+    argv = ["run", "--family", "vae", "--data", "mixture", "--classes", "4", "--n", "64", "--generations", "3",
+            "--chains", "3", "--steps", "20", "--width", "8", "--out", str(out), "--quiet"]
+    assert cli.main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "paths.csv", "summary.csv", "table.txt"]
+    paths = np.loadtxt(out / "paths.csv", delimiter=",", skiprows=1)
+    assert paths.shape == (4, 4) and np.all(np.isfinite(paths)) and np.all(paths[:, 1:] > 0)
