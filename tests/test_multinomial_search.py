@@ -29,7 +29,7 @@ def _case(C: int, rows: int = 3, nq: int = 40):
     return pts, q, ref
 
 
-@pytest.mark.parametrize("C", [1, 5, 64, 1000, 2100])  # tree levels: 1, 1, 2, 2, 3
+@pytest.mark.parametrize("C", [5, 1000, 2100])  # tree levels: 1, 2, 3
 def test_rank_equals_searchsorted(C):
     pts, q, ref = _case(C)
     np.testing.assert_array_equal(np.asarray(jax.jit(jax.vmap(M._rank))(pts, q)), ref)  # batching rule

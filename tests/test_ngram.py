@@ -360,6 +360,7 @@ def test_cli_bad_input_one_line_exit_2(argv, match, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow  # a full CLI run; the CLI's bad-input tests stay in the default suite
 def test_cli_run_and_config_roundtrip(tmp_path, capsys):
     from jaxcollapse import cli
 
