@@ -203,6 +203,7 @@ def test_quiet_prints_nothing(tmp_path):
     assert {p.name for p in (tmp_path / "q").iterdir()} == FILES
 
 
+@pytest.mark.slow  # float64 is exercised by every verify check; kept out of the 10-minute suite
 def test_x64_writes_float64(tmp_path):
     code, _, err = _run(["run", *SMALL, "--regime", "replace", "--x64", "--out", str(tmp_path / "o")])
     assert code == 0, err

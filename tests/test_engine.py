@@ -49,6 +49,7 @@ def test_family_functions_jit_matches_eager():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=JIT_RTOL, atol=1e-6)
 
 
+@pytest.mark.slow  # eager execution is slow; test_family_functions_jit_matches_eager stays
 def test_simulate_eager_matches_jit():
     """The whole engine run op by op (`jax.disable_jit`) on a tiny configuration gives the
     compiled run's summaries and final models (tolerance JIT_RTOL, see above)."""

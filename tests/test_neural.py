@@ -195,6 +195,7 @@ def test_regressor_truth_labels():
     assert_z(mean_z(rows[:, 0], 0.0, 1.0 / 3.0), "input mean")
 
 
+@pytest.mark.slow  # neural_collapse.py asserts the regressor's error growth in the default suite
 def test_regressor_error_grows(mlp_run):
     tr = mlp_run
     p = _paths(tr, "test_mse")

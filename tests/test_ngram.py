@@ -261,7 +261,7 @@ def _truth():
 # here they are slow-marked confirmations, to keep the default suite's compile time down.
 @pytest.mark.parametrize(
     "regime",
-    [rg.accumulate(6), rg.accumulate_subsample(6, 4), rg.fresh(3, 5),
+    [rg.accumulate(6), pytest.param(rg.accumulate_subsample(6, 4), marks=pytest.mark.slow), rg.fresh(3, 5),
      pytest.param(rg.augment(4, 0.5), marks=pytest.mark.slow),
      pytest.param(rg.weighted(4, 6, 0.3), marks=pytest.mark.slow)],
     ids=["accumulate", "accumulate_subsample", "fresh", "augment", "weighted"],
