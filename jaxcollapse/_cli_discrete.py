@@ -34,7 +34,6 @@ import contextlib
 import math
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -58,6 +57,7 @@ from .cli import (
     _suggest,
     _toml_value,
     _write_csv,
+    read_toml,
 )
 
 FAMILIES = ("categorical", "poisson")
@@ -131,16 +131,7 @@ def _conv(key: str, kind: str, value):
 
 
 def load_toml(path: str) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise CLIError(f"config file not found: {path}")
-    try:
-        with p.open("rb") as f:
-            raw = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise CLIError(f"malformed TOML in {path}: {e}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise CLIError(f"cannot read config file {path}: {e}") from None
+    raw = read_toml(path)
     out: dict = {}
     for key, value in raw.items():
         if key in MODEL_KEYS:

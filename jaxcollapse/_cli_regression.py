@@ -32,7 +32,6 @@ import contextlib
 import math
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -55,6 +54,7 @@ from .cli import (
     _suggest,
     _toml_value,
     _write_csv,
+    read_toml,
 )
 
 REGIMES = ("replace", "accumulate", "augment", "fresh", "weighted", "accumulate_subsample")
@@ -88,16 +88,7 @@ KEYS = {"family": _STR, "regimes": _STRS, "d": _INT, "n": _INT, "generations": _
 
 
 def _load(path: str) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise CLIError(f"config file not found: {path}")
-    try:
-        with p.open("rb") as f:
-            raw = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise CLIError(f"malformed TOML in {path}: {e}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise CLIError(f"cannot read config file {path}: {e}") from None
+    raw = read_toml(path)
     out = {}
     for k, v in raw.items():
         if k not in KEYS:

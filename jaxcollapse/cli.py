@@ -223,18 +223,23 @@ def _convert(key: str, kind: str, value):
     return tuple(items)
 
 
-def load_toml(path: str) -> dict:
-    """Read a config file into a flat dict of checked values (family table keys included)."""
+def read_toml(path: str) -> dict:
+    """The parsed TOML file at `path`; a missing, unreadable or malformed file is a one-line `CLIError`."""
     p = Path(path)
     if not p.is_file():
         raise CLIError(f"config file not found: {path}")
     try:
         with p.open("rb") as f:
-            raw = tomllib.load(f)
+            return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise CLIError(f"malformed TOML in {path}: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise CLIError(f"cannot read config file {path}: {e}") from None
+
+
+def load_toml(path: str) -> dict:
+    """Read a config file into a flat dict of checked values (family table keys included)."""
+    raw = read_toml(path)
     out: dict = {}
     valid_top = list(TOP_KEYS) + list(FAMILY_KEYS)
     for key, value in raw.items():
