@@ -566,12 +566,13 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
         key = jax.random.wrap_key_data(key_data, impl="threefry2x32")
         key0 = R.generation_key(key, jnp.asarray(0, jnp.uint32))
 
-        def partials(x):  # x: (points, per) -> per-block sum, centred sum of squares, finiteness, head
+        def partials(x, heads: bool):  # x: (points, per) -> block sum, centred sum of squares, finiteness[, head]
             total = _tree_sum(x)
             dev = x - (total / per)[:, None]
-            return total, _tree_sum(dev * dev), jnp.all(jnp.isfinite(x), axis=1), x[:, :h]
+            out = (total, _tree_sum(dev * dev), jnp.all(jnp.isfinite(x), axis=1))
+            return out + (x[:, :h],) if heads else out
 
-        def block(blk_ids):
+        def block(blk_ids, heads: bool):
             state = jax.vmap(lambda m, r: jax.vmap(lambda c: _chain_init(m, m, r, st, key0, c))(blk_ids))(
                 models, regimes)
             m0 = jax.vmap(lambda ms, truth: jax.vmap(lambda m: m.metrics(truth))(ms))(state.model, models)
@@ -583,10 +584,10 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
                     return jax.vmap(lambda s1, c: _chain_step(truth, regime, st, s1, t, gkey, c))(s, blk_ids)
 
                 state, metrics = jax.vmap(point)(state, models, regimes)
-                return state, {k: partials(metrics[k]) for k in st.metrics}
+                return state, {k: partials(metrics[k], heads) for k in st.metrics}
 
             _, ys = jax.lax.scan(body, state, jnp.arange(1, st.generations + 1, dtype=jnp.int32))
-            first = {k: partials(m0[k]) for k in st.metrics}
+            first = {k: partials(m0[k], heads) for k in st.metrics}
             return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b], axis=0), first, ys)  # (G1, ...)
 
         g1 = st.generations + 1
@@ -596,11 +597,25 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
         base = jax.lax.axis_index("chain") * nbl
 
         def over_blocks(acc, j):
-            out = block(ids[j])
             rel = pos - (base + j) * per  # where this block's head lands among the first qc chains
             take = (rel >= 0) & (rel < h)
-            acc = {k: jnp.where(take, jnp.take(out[k][3], jnp.clip(rel, 0, h - 1), axis=2), acc[k]) for k in acc}
-            return acc, {k: out[k][:3] for k in out}
+
+            def with_heads(acc):
+                out = block(ids[j], True)
+                acc = {k: jnp.where(take, jnp.take(out[k][3], jnp.clip(rel, 0, h - 1), axis=2), acc[k])
+                       for k in acc}
+                return acc, {k: out[k][:3] for k in out}
+
+            def without_heads(acc):
+                return acc, block(ids[j], False)
+
+            if not st.levels:
+                return without_heads(acc)
+            # Only the blocks holding one of the first qc chains record heads (one block in the common case
+            # chains / blocks >= qc): the others skip storing G1 x points x h values and merging them. Which
+            # branch a block takes depends on its global index alone, so the numbers stay the same on any
+            # number of devices.
+            return jax.lax.cond(jnp.any(take), with_heads, without_heads, acc)
 
         acc0 = {k: jnp.zeros((g1, npts, qc), dtype) for k in st.metrics}
         heads, parts = jax.lax.scan(over_blocks, acc0, jnp.arange(nbl))

@@ -30,14 +30,15 @@ from jaxcollapse import cli, sweep
 REPO = Path(__file__).resolve().parents[1]
 GRID = {"n": [4, 8, 16], "temperature": [0.9, 1.0, 1.1]}
 BASE = {"generations": 12, "chains": 64, "seed": 3, "metrics": ["trace_ratio", "log_det_ratio", "w2sq"],
-        "quantiles": [0.05, 0.5, 0.95], "chunk": 2, "params": {"regime": "replace", "variance": 2.0},
-        "grid": GRID}
+        "quantiles": [0.05, 0.5, 0.95], "quantile_chains": 20, "chunk": 2,
+        "params": {"regime": "replace", "variance": 2.0}, "grid": GRID}
 TOML = textwrap.dedent("""\
     generations = 12
     chains = 64
     seed = 3
     metrics = ["trace_ratio", "log_det_ratio", "w2sq"]
     quantiles = [0.05, 0.5, 0.95]
+    quantile_chains = 20
     chunk = 2
     [params]
     regime = "replace"
@@ -55,7 +56,11 @@ TOML = textwrap.dedent("""\
 
 @pytest.fixture(scope="module")
 def reference():
-    """The uninterrupted, in-memory, one-device sweep of BASE (compiled once per worker)."""
+    """The uninterrupted, in-memory, one-device sweep of BASE (compiled once per worker).
+
+    64 chains run in 8 blocks of 8 and the quantiles use the first 20 chains: blocks 0-2 record heads
+    (block 2 in part) and the rest do not, so on 4 devices (2 blocks each) device 1 holds one block of
+    each kind and devices 2-3 none."""
     return sweep.run_sweep(BASE)
 
 
@@ -205,7 +210,8 @@ def test_sweep_equals_simulate_and_theory(reference):
     n, tau = 8, 1.1
     traj = jaxcollapse.simulate(jax.random.key(BASE["seed"]), jaxcollapse.Gaussian(0.0, 2.0),
                                 jaxcollapse.regimes.replace(n, temperature=tau), G, BASE["chains"],
-                                metrics=BASE["metrics"], quantiles=BASE["quantiles"])
+                                metrics=BASE["metrics"], quantiles=BASE["quantiles"],
+                                quantile_chains=BASE["quantile_chains"])
     got = ds["trace_ratio"].sel(n=n, temperature=tau)
     np.testing.assert_allclose(got.sel(stat="q0.5").values, np.asarray(traj.quantile("trace_ratio", 0.5)), rtol=1e-6)
     # a different (device-count independent) summation order than simulate's, and no FMA in the quantiles
