@@ -3,7 +3,8 @@ r"""An exact multinomial sampler that vectorizes over chains: sorted uniforms by
 **Method.** Let $E_1, \dots, E_{m+1}$ be i.i.d. Exp(1) and $S_j = E_1 + \dots + E_j$. Then
 $(S_1/S_{m+1}, \dots, S_m/S_{m+1})$ has the law of the order statistics $U_{(1)} \le \dots \le U_{(m)}$ of
 $m$ i.i.d. Uniform(0, 1) (Devroye 1986, *Non-Uniform Random Variate Generation*, ch. V, thm. 2.2).
-With the cumulative probabilities $c_0 = 0 < c_1 \le \dots \le c_K = 1$, the number of uniforms in
+With the cumulative probabilities $c_0 = 0 < c_1 \le \dots \le c_K = 1$ (`monotone_cumsum`: in floating point
+they must stay nondecreasing, and equal where $p_i = 0$), the number of uniforms in
 $(c_{i-1}, c_i]$ is the count of category $i$, and $(N_1, \dots, N_K) \sim \mathrm{Multinomial}(m, p)$. Since the
 points are already sorted, $\#\{j : U_{(j)} \le c_i\}$ is one search of $c_i S_{m+1}$ among the
 $S_j$, so a batch costs $m + 1$ exponentials, one cumulative sum and $K$ searches: $O(C + K \log C)$ with
@@ -28,6 +29,8 @@ The functions here act on one chain; `jax.vmap` batches them.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
@@ -36,7 +39,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from . import _random as R
 from ._random import Stream
 
-__all__ = ["categorical_draws", "default_capacity", "multinomial", "normalized_cdf"]
+__all__ = ["categorical_draws", "default_capacity", "monotone_cumsum", "multinomial", "normalized_cdf"]
 
 
 def default_capacity(K: int) -> int:
@@ -48,9 +51,55 @@ def default_capacity(K: int) -> int:
     return max(int(K), 64)
 
 
+def _sequential_cumsum(w: Float[Array, "... R b"]) -> Float[Array, "... R b"]:
+    """Left-to-right prefix sums along the last axis: unrolled adds of whole columns, or a `lax.scan` if long."""
+    b = w.shape[-1]
+    if b <= _UNROLL:
+        cols = [w[..., 0]]
+        for j in range(1, b):
+            cols.append(cols[-1] + w[..., j])
+        return jnp.stack(cols, axis=-1)
+    _, out = jax.lax.scan(lambda c, col: (c + col, c + col), jnp.zeros(w.shape[:-1], w.dtype), jnp.moveaxis(w, -1, 0))
+    return jnp.moveaxis(out, 0, -1)
+
+
+_UNROLL = 64  # the longest row summed by unrolled adds; longer ones use a lax.scan (compile time)
+
+
+def monotone_cumsum(x: Float[Array, "... K"]) -> Float[Array, "... K"]:
+    r"""Prefix sums $s_i = \sum_{j \le i} x_j$ along the last axis, for $x \ge 0$, keeping the two properties
+    that exact sampling needs.
+
+    In floating point, (i) $s_i \ge s_{i-1}$ always, and (ii) $s_i = s_{i-1}$ exactly when $x_i = 0$, so that
+    a category of probability 0 gets an empty interval and is never drawn. A left-to-right sum has both. A tree
+    (parallel prefix) sum has neither, since neighbours are summed in different orders, and that is what
+    `jnp.cumsum` becomes on XLA CPU (a test shows it failing both; on GPU it is a parallel scan too): with it
+    the multinomial sampler gave a category of probability 0 a count, or a negative count, about once per
+    2,000 chain-generations at $K = n = 1000$.
+
+    This is a two-level left-to-right sum: the axis is cut into $R$ rows of $b = \lceil\sqrt K\rceil$,
+    each row is summed left to right, the row totals likewise, and $s = \mathrm{offset}_r +
+    \mathrm{within}_{r,j}$. Rounding is monotone, and the last entry of row $r$ equals
+    $\mathrm{fl}(\mathrm{offset}_r + \mathrm{total}_r) = \mathrm{offset}_{r+1}$, so (i) and (ii) hold across
+    rows too. At $K = 1000$ it runs about 2x faster than `jnp.cumsum` on XLA CPU.
+    """
+    K = x.shape[-1]
+    b = max(1, math.isqrt(K - 1) + 1) if K > 1 else 1
+    R = -(-K // b)
+    pad = jnp.zeros((*x.shape[:-1], R * b - K), x.dtype)
+    w = jnp.concatenate([x, pad], axis=-1).reshape(*x.shape[:-1], R, b)
+    within = _sequential_cumsum(w)
+    totals = within[..., -1]  # (..., R)
+    offs = jnp.zeros((*x.shape[:-1], 1), x.dtype)
+    if R > 1:  # offsets of rows 1..R-1: left-to-right sums of the totals of the rows before
+        offs = jnp.concatenate([offs, _sequential_cumsum(totals[..., None, :-1])[..., 0, :]], axis=-1)
+    return (offs[..., None] + within).reshape(*x.shape[:-1], R * b)[..., :K]
+
+
 def normalized_cdf(p: Float[Array, " K"]) -> Float[Array, " K"]:
-    r"""Cumulative probabilities $c_i = \sum_{j \le i} p_j / \sum_j p_j$, nondecreasing, with $c_K = 1$ exactly."""
-    c = jnp.cumsum(p)
+    r"""Cumulative probabilities $c_i = \sum_{j \le i} p_j / \sum_j p_j$, nondecreasing, with $c_K = 1$ exactly,
+    and $c_i = c_{i-1}$ exactly where $p_i = 0$ (`monotone_cumsum`)."""
+    c = monotone_cumsum(p)
     c = c / c[-1]
     return c.at[-1].set(jnp.ones((), p.dtype))
 
@@ -118,14 +167,17 @@ def _rank_vmap(axis_size, in_batched, pts, q):
 
 
 def _batch(stream: Stream, m, cdf: Float[Array, " K"], capacity: int) -> Float[Array, " K"]:
-    """Multinomial(m, p) counts for one batch of m <= capacity draws (m traced)."""
+    """Multinomial(m, p) counts for one batch of m <= capacity draws (m traced).
+
+    `cdf` is `monotone_cumsum(p)`, not normalized: the queries are $c_i S_{m+1} / c_K$, and multiplying by one
+    positive number keeps them nondecreasing and equal where $p_i = 0$."""
     dt = cdf.dtype
     u = R.uniform(stream, (capacity + 1,), dt)  # (0, 1]
     # S_1 <= ... <= S_{C+1}; an associative scan, because XLA's CPU cumsum (a reduce-window) is ~5x slower
     s = jax.lax.associative_scan(jnp.add, -jnp.log(u))
     total = s[m]  # S_{m+1}
     pts = jnp.where(jnp.arange(capacity) < m, s[:capacity], jnp.inf)  # the m sorted points, then +inf
-    below = _rank(pts, cdf[:-1] * total)  # #{j <= m : S_j <= c_i S_{m+1}}
+    below = _rank(pts, cdf[:-1] * (total / cdf[-1]))  # #{j <= m : S_j <= c_i S_{m+1}}
     cum = jnp.concatenate([jnp.zeros((1,), below.dtype), below, jnp.reshape(m, (1,)).astype(below.dtype)])
     return jnp.diff(cum).astype(dt)
 
@@ -138,7 +190,7 @@ def multinomial(stream: Stream, n: Float[ArrayLike, ""] | int, p: Float[Array, "
 
     - `stream`: the chain's `Stream` (all randomness comes from it; vmap over chains).
     - `n`: the number of draws, $n \ge 0$; may be traced (a float is floored).
-    - `p`: nonnegative weights, shape `(K,)`; they are normalized here.
+    - `p`: nonnegative weights, shape `(K,)`, not necessarily normalized.
     - `capacity`: static draws per batch (default `default_capacity(K)`); the cost of one batch is
       $O(C + K\log C)$, and $\lceil n / C\rceil$ batches run.
     """
@@ -146,7 +198,7 @@ def multinomial(stream: Stream, n: Float[ArrayLike, ""] | int, p: Float[Array, "
     cap = default_capacity(K) if capacity is None else int(capacity)
     if cap < 1:
         raise ValueError(f"capacity must be >= 1, got {cap}")
-    cdf = normalized_cdf(p)
+    cdf = monotone_cumsum(p)
     n = jnp.floor(jnp.asarray(n, p.dtype) + 1e-6).astype(jnp.int32)
     n = jnp.maximum(n, 0)
 

@@ -197,10 +197,20 @@ class Categorical(AbstractFamily):
 
     def sampling_probs(self, temperature) -> Float[Array, " K"]:
         r"""The distribution $q$ samples are drawn from: temperature, then top-k, then top-p, renormalized."""
+        q = self._sampling_weights(temperature)
+        return q / jnp.sum(q)
+
+    def _sampling_weights(self, temperature) -> Float[Array, " K"]:
+        """`sampling_probs` up to a positive constant (the samplers normalize their cumulative sums)."""
         p = self.p
         tau = jnp.asarray(temperature, self.dtype)
-        lp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), -jnp.inf)
-        q = jnp.exp((lp - jnp.max(lp)) / tau)  # p^(1/tau) up to a constant; zeros stay 0
+
+        def tempered(p):
+            lp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), -jnp.inf)
+            return jnp.exp((lp - jnp.max(lp)) / tau)  # p^(1/tau) up to a constant; zeros stay 0
+
+        # tau = 1 (the common case) skips K logs and exps; a real branch when tau is the same for all chains
+        q = jax.lax.cond(tau == 1, lambda p: p, tempered, p)
         if self.top_k is not None and self.top_k < self.K:
             _, idx = jax.lax.top_k(q, self.top_k)  # ties: the lower index first
             q = jnp.zeros_like(q).at[idx].set(q[idx])
@@ -212,7 +222,7 @@ class Categorical(AbstractFamily):
             keep_sorted = before < self.top_p  # keep until the nucleus reaches top_p
             keep = jnp.zeros(self.K, bool).at[order].set(keep_sorted)
             q = jnp.where(keep, q, 0.0)
-        return q / jnp.sum(q)
+        return q
 
     # --------------------------------------------------------------- sampling
     def sample(self, key, n: int) -> Float[Array, " n"]:
@@ -220,12 +230,12 @@ class Categorical(AbstractFamily):
         return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
 
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, " n"]:
-        return categorical_draws(stream, n, self.sampling_probs(temperature))
+        return categorical_draws(stream, n, self._sampling_weights(temperature))
 
     def sample_stats(self, stream: Stream, n, temperature) -> CategoricalStats:
         r"""Exact counts of $n$ draws: $N \sim \mathrm{Multinomial}(n, q)$ (`jaxcollapse._multinomial`)."""
         n = jnp.asarray(n, self.dtype)
-        counts = multinomial(stream, n, self.sampling_probs(temperature), self.capacity)
+        counts = multinomial(stream, n, self._sampling_weights(temperature), self.capacity)
         return CategoricalStats(jnp.sum(counts), counts)
 
     def stats(self, x: Float[ArrayLike, " n"], mask: Bool[Array, " n"] | None = None) -> CategoricalStats:

@@ -28,6 +28,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float
 
 from .. import _random as R
+from .._multinomial import monotone_cumsum
 from .._random import Stream
 from ..data import SampleStats
 from ._base import AbstractFamily
@@ -165,7 +166,7 @@ class KDE(AbstractFamily):
     # --------------------------------------------------------------- sampling and density
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d"]:
         u = R.uniform(stream.fork(1), (n,), self.dtype)
-        cum = jnp.cumsum(self.weights)
+        cum = monotone_cumsum(self.weights)  # a zero-weight (empty) row is never picked
         idx = jnp.sum(cum[None, :] < (u * cum[-1])[:, None], axis=1)
         idx = jnp.minimum(idx, self.capacity - 1)
         z = R.normal(stream.fork(2), (n, self.d), self.dtype)

@@ -43,6 +43,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float
 
 from .. import _random as R
+from .._multinomial import monotone_cumsum
 from .._random import Stream
 from ..data import SampleStats
 from ..theory import mixture as thm
@@ -213,7 +214,7 @@ class GaussianMixture(AbstractFamily):
 
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d"]:
         u = R.uniform(stream.fork(1), (n,), self.dtype)
-        cum = jnp.cumsum(self.weights)
+        cum = monotone_cumsum(self.weights)  # a component of weight 0 is never picked
         comp = jnp.sum(cum[None, :] < (u * cum[-1])[:, None], axis=1)
         comp = jnp.minimum(comp, self.K - 1)
         z = R.normal(stream.fork(2), (n, self.d), self.dtype)

@@ -55,6 +55,7 @@ from jax.scipy.special import xlogy
 from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
 from .. import _random as R
+from .._multinomial import monotone_cumsum
 from .._random import Stream
 from ._base import AbstractFamily, AbstractStats
 
@@ -281,8 +282,8 @@ class Bigram(AbstractFamily):
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n L"]:
         L, dt = self.length, self.dtype
         mu, P = self.tempered(temperature)
-        cdf0 = jnp.cumsum(mu)[None, :]
-        cdf = jnp.cumsum(P, axis=1)
+        cdf0 = monotone_cumsum(mu)[None, :]
+        cdf = monotone_cumsum(P)  # exact zeros stay empty intervals
         u = R.uniform(stream, (L, n), dt)  # in (0, 1]
         zero = jnp.zeros((n,), jnp.int32)
         x0 = _search(cdf0, zero, u[0] * cdf0[0, -1])
