@@ -182,6 +182,33 @@ def test_vae_in_the_engine():
                if jnp.issubdtype(a.dtype, jnp.floating))
 
 
+def test_blocked_training_equals_the_plain_vmap(monkeypatch):
+    """More networks than `TRAIN_BLOCK` on a CPU train in blocks (`lax.map` of `vmap`); the result is the
+    plain `vmap`'s up to float32 rounding (batched kernels of other batch sizes round differently)."""
+    from jaxcollapse.families import neural
+
+    data = datasets.toy(jax.random.key(0), "moons", 128)
+    model = VAE(jax.random.key(1), data, latent=2, width=8, depth=2, steps=5, n_eval=16)
+    nets = neural.TRAIN_BLOCK + 8  # one full block and a remainder
+    xs = jax.vmap(lambda k: model.sample(k, 64))(jax.random.split(jax.random.key(2), nets))
+    stats = jax.vmap(model.stats)(xs)
+
+    def fitted(s):
+        m = model.fit(s)
+        return m.enc, m.dec, m.log_sigma, m.last_loss
+
+    blocked_fn = jax.vmap(fitted)
+    blocked = jax.jit(blocked_fn)(stats)
+    n_scans = str(jax.make_jaxpr(blocked_fn)(stats)).count("scan[")
+    monkeypatch.setattr(neural, "TRAIN_BLOCK", 10**9)
+    plain_fn = jax.vmap(fitted)
+    plain = jax.jit(plain_fn)(stats)
+    assert n_scans > str(jax.make_jaxpr(plain_fn)(stats)).count("scan[")  # the blocked rule did run
+    for a, b in zip(jax.tree.leaves(blocked), jax.tree.leaves(plain), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    assert np.all(np.asarray(blocked[3]) != 0.0)  # trained (the loss of the last step is recorded)
+
+
 # --------------------------------------------------------------------------- the MLP regressor
 
 def test_regressor_truth_labels():

@@ -122,6 +122,9 @@ def _all_finite(tree) -> Bool[Array, ""]:
     return jnp.all(jnp.stack(leaves))
 
 
+TRAIN_BLOCK = 32  # networks per block when a vmapped `train` runs on a CPU (see `train`)
+
+
 def train(loss_rows: Callable, params, x: Array, w: Float[Array, " m"], key, *, steps: int, learning_rate,
           weight_decay, batch_size: int | None):
     r"""AdamW on the weighted mean of `loss_rows(params, x_batch, key) -> (b,)`, a `lax.scan` over `steps`.
@@ -129,29 +132,68 @@ def train(loss_rows: Callable, params, x: Array, w: Float[Array, " m"], key, *, 
     Full batch (``batch_size=None``): the objective is $\sum_i w_i \ell_i / \sum_i w_i$. Minibatches:
     `batch_size` rows drawn with replacement with probabilities $\propto w_i$ each step. Returns the
     trained parameters and the per-step losses.
+
+    **Many networks at once.** Under `jax.vmap` (the engine trains one network per chain) the plain
+    batching rule would run every training step as one XLA operation per layer over *all* networks:
+    with $B$ networks of $m$ rows and width $h$ each activation is a $B \times m \times h$ array
+    (8 MB for $B = m = 256$, $h = 32$), so every step streams tens of such arrays through memory. On a
+    CPU, `train` therefore has its own batching rule (`jax.custom_batching.custom_vmap`): the networks
+    are trained in blocks of `TRAIN_BLOCK` (`lax.map` over blocks, `vmap` inside a block, the whole scan
+    over steps per block), so a step's working set stays in cache (256 VAEs of `benchmarks/bench_neural.py`:
+    about 1.2x faster on a 2-core CPU). Each network's arithmetic is the same operations on the same
+    numbers as under the plain `vmap`; results agree up to float32 rounding (batched kernels of another
+    batch size may round differently, which the plain `vmap` does too; a test compares the two), and all
+    randomness still comes from each network's own key. On other backends, or with at most `TRAIN_BLOCK`
+    networks, the rule is the plain `vmap`.
     """
-    import optax  # lazy: keep `import jaxcollapse` fast
+    core = _TrainCore(loss_rows, steps, batch_size)
+    f = jax.custom_batching.custom_vmap(core)
+    f.def_vmap(core.batched)
+    return f(params, x, w, jax.random.key_data(key), jnp.asarray(learning_rate), jnp.asarray(weight_decay))
 
-    opt = optax.adamw(learning_rate, weight_decay=weight_decay)
-    wsum = jnp.sum(w)
-    p = w / jnp.where(wsum > 0, wsum, 1.0)
 
-    def objective(prm, k):
-        if batch_size is None:
-            return jnp.sum(p * loss_rows(prm, x, k))
-        kb, kl = jax.random.split(k)
-        idx = jax.random.choice(kb, x.shape[0], (batch_size,), p=p)
-        return jnp.mean(loss_rows(prm, x[idx], kl))
+class _TrainCore:
+    """The training of one network (`__call__`) and its batching rule (`batched`), for `train`."""
 
-    def step(carry, k):
-        prm, state = carry
-        loss, g = jax.value_and_grad(objective)(prm, k)
-        upd, state = opt.update(g, state, prm)
-        return (optax.apply_updates(prm, upd), state), loss
+    def __init__(self, loss_rows: Callable, steps: int, batch_size: int | None):
+        self.loss_rows, self.steps, self.batch_size = loss_rows, steps, batch_size
 
-    keys = jax.random.split(key, steps)
-    (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), keys)
-    return params, losses
+    def __call__(self, params, x, w, key_data, learning_rate, weight_decay):
+        import optax  # lazy: keep `import jaxcollapse` fast
+
+        loss_rows, batch_size = self.loss_rows, self.batch_size
+        opt = optax.adamw(learning_rate, weight_decay=weight_decay)
+        wsum = jnp.sum(w)
+        p = w / jnp.where(wsum > 0, wsum, 1.0)
+
+        def objective(prm, k):
+            if batch_size is None:
+                return jnp.sum(p * loss_rows(prm, x, k))
+            kb, kl = jax.random.split(k)
+            idx = jax.random.choice(kb, x.shape[0], (batch_size,), p=p)
+            return jnp.mean(loss_rows(prm, x[idx], kl))
+
+        def step(carry, k):
+            prm, state = carry
+            loss, g = jax.value_and_grad(objective)(prm, k)
+            upd, state = opt.update(g, state, prm)
+            return (optax.apply_updates(prm, upd), state), loss
+
+        keys = jax.random.split(_wrap(key_data), self.steps)
+        (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), keys)
+        return params, losses
+
+    def batched(self, axis_size: int, in_batched, *args):
+        """`custom_vmap` rule: blocks of `TRAIN_BLOCK` networks on a CPU, the plain `vmap` otherwise."""
+        in_batched = list(in_batched)
+        if jax.default_backend() != "cpu" or axis_size <= TRAIN_BLOCK:
+            in_axes = [jax.tree.map(lambda b: 0 if b else None, bat) for bat in in_batched]
+            out = jax.vmap(self, in_axes=tuple(in_axes))(*args)
+        else:
+            full = [jax.tree.map(lambda a, b: a if b else jnp.broadcast_to(a, (axis_size, *a.shape)), arg, bat)
+                    for arg, bat in zip(args, in_batched, strict=True)]
+            out = jax.lax.map(lambda a: self(*a), tuple(full), batch_size=TRAIN_BLOCK)
+        return out, jax.tree.map(lambda _: True, out)
 
 
 def _check_knobs(*, width, depth, steps, learning_rate, weight_decay, batch_size, init, n_eval):
