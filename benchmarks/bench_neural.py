@@ -26,7 +26,12 @@ Cases:
   `eqx.filter_jit(fit)` once per network (the whole scan over steps inside one call), blocking at the
   end. With networks this small on a CPU, each call is compute-bound, so vmap gains little over it;
 - **engine**: `jaxcollapse.simulate` with `replace(256)` over 256 chains for a few generations
-  (sampling, training, metrics): chain-generations per second, the per-generation throughput.
+  (sampling, training, metrics): chain-generations per second, the per-generation throughput;
+- **on several CPU devices** (`--devices K`, default the usable cores; the script sets
+  `XLA_FLAGS=--xla_force_host_platform_device_count=K` before JAX starts): XLA CPU runs these small
+  matmuls on one thread, so the networks are cut into one block per core. *vmapped fit, K devices*: the
+  same vmapped fit under `shard_map`; *engine, devices=K*: `simulate(..., devices=K)`, each chain-generation
+  training one network plus sampling and metrics. The single-device cases run on device 0 as before.
 """
 
 from __future__ import annotations
@@ -38,6 +43,22 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for `import jaxcollapse`
+
+
+def _cpu_devices_from_argv(argv) -> int:
+    """`--devices K` (default: the usable cores): XLA host devices, which must be set before JAX starts."""
+    for i, a in enumerate(argv):
+        if a == "--devices" and i + 1 < len(argv):
+            return max(1, int(argv[i + 1]))
+        if a.startswith("--devices="):
+            return max(1, int(a.split("=", 1)[1]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+DEVICES = _cpu_devices_from_argv(sys.argv[1:])
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               f" --xla_force_host_platform_device_count={DEVICES}").strip()
 
 import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
@@ -118,10 +139,25 @@ def loop_steps(model, nets, n, steps, reps):
     return fn
 
 
-def engine(model, chains, n, generations):
+def vmapped_devices(model, nets, n, reps, k):
+    """The vmapped fit with the networks cut into one block per device (`shard_map` over k CPU devices)."""
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    mesh = Mesh(np.array(jax.devices()[:k]), ("nets",))
+    one = jax.vmap(lambda s: model.fit(s).enc.weights[0])
+    fit = jax.jit(jax.shard_map(one, mesh=mesh, in_specs=P("nets"), out_specs=P("nets")))
+    data = {r: jax.device_put(d, NamedSharding(mesh, P("nets"))) for r, d in prepared(model, nets, n, reps).items()}
+
+    def fn(r):
+        jax.block_until_ready(fit(data[r]))
+    return fn
+
+
+def engine(model, chains, n, generations, devices=None):
     def fn(r):
         tr = jc.simulate(jax.random.key(r + 7), model, jc.regimes.replace(n), generations, chains, path="samples",
-                         quantiles=())
+                         quantiles=(), devices=devices)
         jax.block_until_ready(tr.summary)
     return fn
 
@@ -131,7 +167,10 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes, for smoke-testing")
     p.add_argument("--repeats", type=int, default=None, help="repeats (default 3, quick 2)")
     p.add_argument("--label", default=None, help="results file label (default: backend-cpu-cores[-quick])")
+    p.add_argument("--devices", type=int, default=DEVICES,
+                   help="XLA CPU devices for the sharded cases (default: the usable cores; read before JAX starts)")
     args = p.parse_args(argv)
+    k = min(args.devices, len(jax.devices()))
     mode = "quick" if args.quick else "full"
     S = SIZES[mode]
     reps = args.repeats if args.repeats is not None else (2 if args.quick else 3)
@@ -154,9 +193,21 @@ def main(argv=None) -> int:
                        f"loop over networks and steps, {ls} networks, counted per network"),
         "engine": (engine(model, nets, n, S["generations"]), nets * S["generations"], max(1, reps // 2),
                    f"simulate replace({n}), {nets} chains x {S['generations']} generations (chain-generations)"),
+        **({} if k < 2 else {
+            "vmapped_devices": (vmapped_devices(model, nets, n, reps, k), nets, reps,
+                                f"{nets} networks, one block per CPU device ({k}), shard_map of the vmapped fit"),
+            "engine_devices": (engine(model, nets, n, S["generations"], k), nets * S["generations"],
+                               max(1, reps // 2), f"simulate(..., devices={k}), {nets} chains x "
+                               f"{S['generations']} generations (chain-generations)"),
+        }),
     })
     r_fit = T["vmapped"].rate / T["loop_fit"].rate
     r_steps = T["vmapped"].rate / T["loop_steps"].rate
+    ratios = {"vmapped_over_loop_fit": r_fit, "vmapped_over_loop_steps": r_steps}
+    if k >= 2:
+        ratios["vmapped_devices_over_loop_steps"] = T["vmapped_devices"].rate / T["loop_steps"].rate
+        ratios["engine_devices_over_loop_steps"] = T["engine_devices"].rate / T["loop_steps"].rate
+        ratios["engine_devices_over_engine"] = T["engine_devices"].rate / T["engine"].rate
     rows = [
         ("vmapped fit", f"{T['vmapped'].rate:.1f} networks/s", f"{T['vmapped'].median:.2f} s per {nets}", ""),
         ("loop over networks x jitted step", f"{T['loop_steps'].rate:.2f} networks/s",
@@ -168,6 +219,17 @@ def main(argv=None) -> int:
         ("engine (sample, train, metrics)", f"{T['engine'].rate:.1f} chain-generations/s",
          f"{T['engine'].median:.2f} s", f"{nets} chains: {T['engine'].median / S['generations']:.2f} s per generation"),
     ]
+    if k >= 2:
+        rv, re_ = ratios["vmapped_devices_over_loop_steps"], ratios["engine_devices_over_loop_steps"]
+        rows += [
+            (f"vmapped fit, {k} CPU devices", f"{T['vmapped_devices'].rate:.1f} networks/s",
+             f"{T['vmapped_devices'].median:.2f} s per {nets}",
+             f"/ loop over steps = {rv:.1f}x (target >= 5x: {'PASS' if rv >= 5 else 'MISS'})"),
+            (f"engine, devices={k} (sample, train, metrics)", f"{T['engine_devices'].rate:.1f} chain-generations/s",
+             f"{T['engine_devices'].median:.2f} s",
+             f"/ loop over steps = {re_:.1f}x (target >= 5x: {'PASS' if re_ >= 5 else 'MISS'}); "
+             f"/ engine on one device = {ratios['engine_devices_over_engine']:.2f}x"),
+        ]
     print("| case | rate | median time | ratio |\n|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
@@ -182,7 +244,8 @@ def main(argv=None) -> int:
         "machine": info,
         "code": code_version(MEASURED_FILES),
         "sizes": S,
-        "ratios": {"vmapped_over_loop_fit": r_fit, "vmapped_over_loop_steps": r_steps},
+        "devices": k,
+        "ratios": ratios,
         "measurements": {k: t.as_dict() for k, t in T.items()},
     }
     RESULTS.mkdir(exist_ok=True)

@@ -22,6 +22,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, Float, Int
 
 from . import _random as R
@@ -254,24 +256,51 @@ def _quantiles(x: Float[Array, " m"], levels: tuple[float, ...]) -> Float[Array,
     return jnp.where(s_lo == -jnp.inf, -jnp.inf, jnp.where(s_hi == jnp.inf, jnp.inf, interp))
 
 
-def _summarize(values: Float[Array, " chains"], st: _Static):
-    finite = jnp.all(jnp.isfinite(values))
-    mean = jnp.mean(values)
-    std = jnp.where(finite, jnp.std(values), jnp.inf)
+def _summarize(values: Float[Array, " chains"], st: _Static, axis: str | None = None, chains: int = 0):
+    """Mean, standard deviation and quantiles across chains. Inside a `shard_map` over mesh axis `axis`
+    (each device holding a contiguous block of the `chains` chains) the sums are `psum`s and the quantile
+    chains are gathered from the devices that hold them."""
+    if axis is None:
+        finite = jnp.all(jnp.isfinite(values))
+        mean = jnp.mean(values)
+        std = jnp.where(finite, jnp.std(values), jnp.inf)
+        head = values[: st.quantile_chains]
+    else:
+        finite = jax.lax.psum(jnp.sum(~jnp.isfinite(values)), axis) == 0
+        mean = jax.lax.psum(jnp.sum(values), axis) / chains
+        std = jnp.where(finite, jnp.sqrt(jax.lax.psum(jnp.sum((values - mean) ** 2), axis) / chains), jnp.inf)
+        h = min(values.shape[0], st.quantile_chains)  # devices hold contiguous blocks, in order
+        head = jax.lax.all_gather(values[:h], axis, tiled=True)[: st.quantile_chains]
     if st.levels:
-        q = _quantiles(values[: st.quantile_chains], st.levels)
+        q = _quantiles(head, st.levels)
     else:
         q = jnp.zeros((0,), values.dtype)
     return mean, std, q
 
 
-def _summaries(metrics: dict, st: _Static):
-    return {k: _summarize(metrics[k], st) for k in st.metrics}
+def _summaries(metrics: dict, st: _Static, axis: str | None = None, chains: int = 0):
+    return {k: _summarize(metrics[k], st, axis, chains) for k in st.metrics}
 
 
 @eqx.filter_jit
-def _run(key, model, truth, regime, chains: int, st: _Static):
-    chain_ids = jnp.arange(chains, dtype=jnp.uint32)
+def _run(key, model, truth, regime, chains: int, st: _Static, mesh: Mesh | None = None):
+    """The whole run on one device, or, with a `mesh` of several devices, its chains cut into one
+    contiguous block per device (`shard_map` over mesh axis ``"chain"``)."""
+    if mesh is None or mesh.devices.size == 1:
+        return _run_chains(key, model, truth, regime, jnp.arange(chains, dtype=jnp.uint32), chains, st, None)
+    chain_ids = jax.lax.with_sharding_constraint(jnp.arange(chains, dtype=jnp.uint32),
+                                                NamedSharding(mesh, P("chain")))
+    out_specs = (P("chain"), {"summary": P()})
+    if st.record_paths:
+        out_specs[1]["paths"] = P(None, "chain")
+    if st.record_params:
+        out_specs[1]["params"] = P(None, "chain")
+    return jax.shard_map(lambda ids: _run_chains(key, model, truth, regime, ids, chains, st, "chain"), mesh=mesh,
+                         in_specs=(P("chain"),), out_specs=out_specs, check_vma=False)(chain_ids)
+
+
+def _run_chains(key, model, truth, regime, chain_ids, chains: int, st: _Static, axis: str | None):
+    """Chains `chain_ids` (all of them, or this device's block of the `chains`) over every generation."""
     key0 = R.generation_key(key, jnp.asarray(0, jnp.uint32))
     state = jax.vmap(lambda c: _chain_init(truth, model, regime, st, key0, c))(chain_ids)
     m0 = jax.vmap(lambda m: m.metrics(truth))(state.model)
@@ -282,24 +311,26 @@ def _run(key, model, truth, regime, chains: int, st: _Static):
     def body(state, t):
         gkey = R.generation_key(key, t.astype(jnp.uint32))
         state, metrics = vstep(state, chain_ids, t, gkey)
-        out = {"summary": _summaries(metrics, st)}
+        out = {"summary": _summaries(metrics, st, axis, chains)}
         if st.record_paths:
             out["paths"] = {k: metrics[k] for k in st.metrics}
         if st.record_params:
             out["params"] = state.model
         if st.progress is not None:
             every = max(1, st.generations // 20)
-            jax.lax.cond((t % every == 0) | (t == st.generations),
-                         lambda: jax.debug.callback(st.progress, t, st.generations), lambda: None)
+            tick = (t % every == 0) | (t == st.generations)
+            if axis is not None:  # one bar, from the first device
+                tick = tick & (jax.lax.axis_index(axis) == 0)
+            jax.lax.cond(tick, lambda: jax.debug.callback(st.progress, t, st.generations), lambda: None)
         return state, out
 
     ts = jnp.arange(1, st.generations + 1, dtype=jnp.int32)
     state, ys = jax.lax.scan(body, state, ts)
-    first = {"summary": _summaries(m0, st)}
+    first = {"summary": _summaries(m0, st, axis, chains)}
     if st.record_paths:
         first["paths"] = {k: m0[k] for k in st.metrics}
     if st.record_params:
-        first["params"] = _initial_models(model, chains)
+        first["params"] = _initial_models(model, chain_ids.shape[0])
     ys = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b], axis=0), first, ys)
     return state.model, ys
 
@@ -333,6 +364,7 @@ def simulate(
     record_paths: bool = False,
     record_params: bool = False,
     progress: bool | Callable[[int, int], None] = False,
+    devices: int | Sequence[Any] | None = None,
 ) -> Trajectory:
     r"""Run `chains` recursive-fitting chains for `generations` generations.
 
@@ -349,6 +381,14 @@ def simulate(
     - `record_paths`: also return every chain's metrics per generation.
     - `record_params`: also return every chain's parameters per generation.
     - `progress`: print a progress bar (True), or call `progress(t, generations)` now and then.
+    - `devices`: run the chains on several devices, one contiguous block of chains each (`shard_map`):
+      a number (the first that many of `jax.devices()`) or a list of devices; `chains` must be a
+      multiple of their number. Default: one device. Each chain draws the same numbers on any number
+      of devices; the cross-chain sums are combined across devices (`psum`), so means and standard
+      deviations agree with one device's up to rounding. On a multi-core CPU, expose the cores as
+      devices first (``jax.config.update("jax_num_cpu_devices", k)`` before anything runs, or
+      ``XLA_FLAGS=--xla_force_host_platform_device_count=k``): XLA CPU runs small batched matmuls (the
+      neural families) on one thread, and a block per core trains them in parallel.
 
     Raises `ValueError` on bad configuration before anything is compiled.
     """
@@ -359,7 +399,8 @@ def simulate(
         raise ValueError("key must be a single typed key from jax.random.key(seed)")
     if str(jax.random.key_impl(key)) != "threefry2x32":
         raise ValueError(f"key must be a threefry2x32 key (jax.random.key(seed)); got {jax.random.key_impl(key)}")
-    final, ys = _run(key, model, truth, regime, int(chains), st)
+    mesh = _chain_mesh(devices, int(chains))
+    final, ys = _run(key, model, truth, regime, int(chains), st, mesh)
     summary = {k: Summary(*ys["summary"][k], levels=st.levels) for k in st.metrics}
     config = {
         "family": type(model).__name__,
@@ -378,6 +419,28 @@ def simulate(
         chains=int(chains),
         config=config,
     )
+
+
+def _chain_mesh(devices, chains: int) -> Mesh | None:
+    """A 1-D mesh (axis ``"chain"``) over the requested devices, or None for one device."""
+    if devices is None:
+        return None
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        avail = jax.devices()
+        if not 1 <= devices <= len(avail):
+            raise ValueError(f"devices must be between 1 and the {len(avail)} available device(s), got {devices}"
+                             + ("; on a CPU, expose cores as devices with XLA_FLAGS="
+                                "--xla_force_host_platform_device_count=k" if len(avail) == 1 else ""))
+        devs = avail[:devices]
+    elif isinstance(devices, (list, tuple)) and devices and all(isinstance(d, jax.Device) for d in devices):
+        devs = list(devices)
+        if len(set(devs)) != len(devs):
+            raise ValueError("devices lists a device twice")
+    else:
+        raise ValueError(f"devices must be a number of devices or a list of jax devices, got {devices!r}")
+    if chains % len(devs):
+        raise ValueError(f"chains ({chains}) must be a multiple of the number of devices ({len(devs)})")
+    return None if len(devs) == 1 else Mesh(np.array(devs), ("chain",))
 
 
 def _describe_model(model) -> str:
