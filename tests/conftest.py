@@ -49,6 +49,23 @@ import jaxcollapse  # noqa: E402  (after the hook, on purpose)
 Z_BOUND = 4.0
 
 
+# Tests that run for a minute or more on 2 cores, longest first (measured; update when they change). They
+# are moved to the front of the run so that `pytest -n auto --dist worksteal` packs the short tests around
+# them, instead of a long notebook starting last on one worker while the other sits idle.
+LONG_TESTS = ("neural_collapse", "regression_collapse", "predicting_collapse", "error_sources",
+              "gaussian_collapse", "ngram_collapse", "wright_fisher")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        for i, name in enumerate(LONG_TESTS):
+            if f"test_notebook_runs[{name}]" in item.nodeid:
+                return i
+        return len(LONG_TESTS)
+
+    items.sort(key=rank)  # stable: everything else keeps its order
+
+
 def pytest_report_header(config):
     return [f"jaxcollapse {jaxcollapse.__version__}; runtime shape checks (jaxtyping+beartype): {TYPECHECK}"]
 
