@@ -9,6 +9,11 @@ memory is O(chains) unless full paths are asked for.
 Randomness: generation $t$ has the key `fold_in(key, t)`; chain $i$ reads Threefry at the
 counters $(i, j)$ under it (see `jaxcollapse._random`). Chain $i$ is therefore the same
 whether 8 or $10^6$ chains run, and a new key reuses the compiled program.
+
+Devices: with `devices=k` the chains are cut into $k$ contiguous blocks, one per device
+(`jax.shard_map` over a 1-D mesh); the cross-chain sums become `psum`s and the quantile chains
+are gathered from the devices that hold them (`_summarize`). A chain's numbers do not depend on the
+device that runs it.
 """
 
 from __future__ import annotations
