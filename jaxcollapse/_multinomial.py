@@ -73,9 +73,9 @@ def monotone_cumsum(x: Float[Array, "... K"]) -> Float[Array, "... K"]:
     In floating point, (i) $s_i \ge s_{i-1}$ always, and (ii) $s_i = s_{i-1}$ exactly when $x_i = 0$, so that
     a category of probability 0 gets an empty interval and is never drawn. A left-to-right sum has both. A tree
     (parallel prefix) sum has neither, since neighbours are summed in different orders, and that is what
-    `jnp.cumsum` becomes on XLA CPU (a test shows it failing both; on GPU it is a parallel scan too): with it
-    the multinomial sampler gave a category of probability 0 a count, or a negative count, about once per
-    2,000 chain-generations at $K = n = 1000$.
+    `jnp.cumsum` becomes on XLA CPU (a test shows it failing both; on GPU XLA uses a parallel scan, not
+    checked here): with it the multinomial sampler gave a category of probability 0 a count, or a negative
+    count, about once per 2,000 chain-generations at $K = n = 1000$.
 
     This is a two-level left-to-right sum: the axis is cut into $R$ rows of $b = \lceil\sqrt K\rceil$,
     each row is summed left to right, the row totals likewise, and $s = \mathrm{offset}_r +
