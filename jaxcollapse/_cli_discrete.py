@@ -43,7 +43,6 @@ from .cli import (
     _BOOL,
     _FLOAT,
     _INT,
-    _PROGRESS,
     _STR,
     _STRS,
     PROG,
@@ -57,7 +56,9 @@ from .cli import (
     _suggest,
     _toml_value,
     _write_csv,
+    build_checked,
     read_toml,
+    simulate_regimes,
 )
 
 FAMILIES = ("categorical", "poisson")
@@ -497,31 +498,19 @@ def main(argv: list[str]) -> int:
 
     ctx = x64() if cfg.x64 else contextlib.nullcontext()
     with ctx:
-        try:
-            model = build_model(cfg)
-            regimes = {name: build_regime(cfg, name) for name in cfg.regimes}
-            for regime in regimes.values():
-                model.check_regime(regime, cfg.G)
-        except ValueError as e:
-            raise CLIError(str(e)) from None
+        model, regimes = build_checked(build_model, build_regime, cfg, cfg.regimes, cfg.G)
         names = model.metric_names
         metrics = names if cfg.metrics is None else tuple(dict.fromkeys(
             (*(("gini_simpson", "surviving", "tail_mass_lost") if cfg.family == "categorical"
                else ("rate", "extinct")), *cfg.metrics)))
         curves = {name: theory_curves(cfg, name, model) for name in regimes}
         key = jax.random.key(cfg.seed)
-        trajs = {}
         t_start = time.perf_counter()
         say(f"{PROG} run: {cfg.family}, n={cfg.n_}, {cfg.chains} chains, {cfg.G} generations, "
             f"regimes {', '.join(cfg.regimes)}")
         try:
-            for name, regime in regimes.items():
-                t0 = time.perf_counter()
-                _PROGRESS.label, _PROGRESS.enabled = name, not quiet
-                trajs[name] = jax.block_until_ready(simulate(
-                    key, model, regime, cfg.G, cfg.chains, path=_path(cfg, name), metrics=metrics,
-                    progress=_PROGRESS))
-                say(f"  {name}: {time.perf_counter() - t0:.1f} s")
+            trajs = simulate_regimes(key, model, regimes, cfg.G, cfg.chains, path=lambda name: _path(cfg, name),
+                                     quiet=quiet, say=say, metrics=metrics)
             first = cfg.regimes[0]
             per_chain = ("gini_simpson",) if cfg.family == "categorical" else ("rate",)
             detail = jax.block_until_ready(simulate(

@@ -52,7 +52,6 @@ from .cli import (
     _BOOL,
     _FLOAT,
     _INT,
-    _PROGRESS,
     _STR,
     _STRS,
     PROG,
@@ -66,7 +65,9 @@ from .cli import (
     _suggest,
     _toml_value,
     _write_csv,
+    build_checked,
     read_toml,
+    simulate_regimes,
 )
 
 REGIMES = ("replace", "accumulate", "accumulate_subsample", "augment", "fresh", "weighted")
@@ -372,31 +373,19 @@ def main(argv: list[str]) -> int:
     import jax
 
     from ._config import x64
-    from ._simulate import simulate
 
     ctx = x64() if cfg.x64 else contextlib.nullcontext()
     with ctx:
-        try:
-            model = build_model(cfg)
-            regimes = {name: build_regime(cfg, name) for name in cfg.regimes}
-            for regime in regimes.values():
-                model.check_regime(regime, cfg.generations)
-        except ValueError as e:
-            raise CLIError(str(e)) from None
+        model, regimes = build_checked(build_model, build_regime, cfg, cfg.regimes, cfg.generations)
         metrics = metric_names(cfg)
         curves = {name: theory_curves(cfg, name, model) for name in regimes}
         key = jax.random.key(cfg.seed)
-        trajs = {}
         t_start = time.perf_counter()
         say(f"{PROG} run: bigram V={cfg.vocab}, m={cfg.m}, L={cfg.length}, {cfg.chains} chains, "
             f"{cfg.generations} generations, regimes {', '.join(cfg.regimes)}")
         try:
-            for name, regime in regimes.items():
-                t0 = time.perf_counter()
-                _PROGRESS.label, _PROGRESS.enabled = name, not quiet
-                trajs[name] = jax.block_until_ready(simulate(key, model, regime, cfg.generations, cfg.chains,
-                                                             path="samples", metrics=metrics, progress=_PROGRESS))
-                say(f"  {name}: {time.perf_counter() - t0:.1f} s")
+            trajs = simulate_regimes(key, model, regimes, cfg.generations, cfg.chains, path="samples", quiet=quiet,
+                                     say=say, metrics=metrics)
         except ValueError as e:
             raise CLIError(str(e)) from None
         table = theory_table(cfg, trajs, curves, metrics)

@@ -41,7 +41,6 @@ from .cli import (
     _BOOL,
     _FLOAT,
     _INT,
-    _PROGRESS,
     _STR,
     _STRS,
     PROG,
@@ -54,7 +53,9 @@ from .cli import (
     _suggest,
     _toml_value,
     _write_csv,
+    build_checked,
     read_toml,
+    simulate_regimes,
 )
 
 REGIMES = ("replace", "accumulate", "augment", "fresh", "weighted", "accumulate_subsample")
@@ -319,27 +320,16 @@ def main(argv: list[str]) -> int:
 
     ctx = x64() if cfg.x64 else contextlib.nullcontext()
     with ctx:
-        try:
-            model = build_model(cfg)
-            regimes = {name: build_regime(cfg, name) for name in cfg.regimes}
-            for regime in regimes.values():
-                model.check_regime(regime, cfg.generations)
-        except ValueError as e:
-            raise CLIError(str(e)) from None
+        model, regimes = build_checked(build_model, build_regime, cfg, cfg.regimes, cfg.generations)
         curves = {name: theory_curve(cfg, name) for name in regimes}
         note = model.describe(cfg.n)
         key = jax.random.key(cfg.seed)
-        trajs = {}
         t_start = time.perf_counter()
         say(f"{PROG} run: {note}; {cfg.chains} chains, {cfg.generations} generations, regimes "
             f"{', '.join(cfg.regimes)}")
         try:
-            for name, regime in regimes.items():
-                t0 = time.perf_counter()
-                _PROGRESS.label, _PROGRESS.enabled = name, not quiet
-                trajs[name] = jax.block_until_ready(simulate(key, model, regime, cfg.generations, cfg.chains,
-                                                             path=cfg.path, progress=_PROGRESS))
-                say(f"  {name}: {time.perf_counter() - t0:.1f} s")
+            trajs = simulate_regimes(key, model, regimes, cfg.generations, cfg.chains, path=cfg.path, quiet=quiet,
+                                     say=say)
             first = cfg.regimes[0]
             paths_traj = jax.block_until_ready(simulate(
                 key, model, regimes[first], cfg.generations, min(cfg.paths_chains, cfg.chains), path=cfg.path,

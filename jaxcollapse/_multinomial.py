@@ -84,7 +84,7 @@ def monotone_cumsum(x: Float[Array, "... K"]) -> Float[Array, "... K"]:
     rows too. At $K = 1000$ it runs about 2x faster than `jnp.cumsum` on XLA CPU.
     """
     K = x.shape[-1]
-    b = max(1, math.isqrt(K - 1) + 1) if K > 1 else 1
+    b = math.isqrt(K - 1) + 1 if K > 1 else 1
     R = -(-K // b)
     pad = jnp.zeros((*x.shape[:-1], R * b - K), x.dtype)
     w = jnp.concatenate([x, pad], axis=-1).reshape(*x.shape[:-1], R, b)

@@ -612,6 +612,38 @@ class _Progress:
 _PROGRESS = _Progress()
 
 
+def build_checked(build_model, build_regime, cfg, names, generations: int):
+    """The model and the named regimes of a run, every regime checked against the model (`check_regime`);
+    a `ValueError` becomes a one-line `CLIError`. Shared by the Gaussian run and the family runners."""
+    try:
+        model = build_model(cfg)
+        regimes = {name: build_regime(cfg, name) for name in names}
+        for regime in regimes.values():
+            model.check_regime(regime, generations)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    return model, regimes
+
+
+def simulate_regimes(key, model, regimes: dict, generations: int, chains: int, *, path, quiet: bool, say,
+                     **kwargs) -> dict:
+    """One `simulate` per regime, in order, with the progress bar and a timing line each; `path` is a path
+    name or a function of the regime's name. Extra keywords go to `simulate`."""
+    import jax
+
+    from ._simulate import simulate
+
+    trajs = {}
+    for name, regime in regimes.items():
+        t0 = time.perf_counter()
+        _PROGRESS.label, _PROGRESS.enabled = name, not quiet
+        trajs[name] = jax.block_until_ready(simulate(
+            key, model, regime, generations, chains, path=path(name) if callable(path) else path,
+            progress=_PROGRESS, **kwargs))
+        say(f"  {name}: {time.perf_counter() - t0:.1f} s")
+    return trajs
+
+
 # --------------------------------------------------------------------------- commands
 def cmd_run(args) -> int:
     flags = {k: getattr(args, k) for k in TOP_KEYS}
@@ -628,28 +660,16 @@ def cmd_run(args) -> int:
 
     ctx = x64() if cfg.x64 else contextlib.nullcontext()
     with ctx:
-        try:
-            model = build_model(cfg)
-            regimes = {name: build_regime(cfg, name) for name in cfg.regimes}
-            for regime in regimes.values():
-                model.check_regime(regime, cfg.generations)
-        except ValueError as e:
-            raise CLIError(str(e)) from None
+        model, regimes = build_checked(build_model, build_regime, cfg, cfg.regimes, cfg.generations)
         metrics = metric_names(cfg)
         curves = {name: theory_curves(cfg, name) for name in regimes}
         key = jax.random.key(cfg.seed)
-        trajs = {}
         t_start = time.perf_counter()
         say(f"{PROG} run: Gaussian d={cfg.dim} ({cfg.estimator}), n={cfg.n}, {cfg.chains} chains, "
             f"{cfg.generations} generations, {cfg.path} path, regimes {', '.join(cfg.regimes)}")
         try:
-            for name, regime in regimes.items():
-                t0 = time.perf_counter()
-                _PROGRESS.label, _PROGRESS.enabled = name, not quiet
-                trajs[name] = jax.block_until_ready(simulate(
-                    key, model, regime, cfg.generations, cfg.chains, path=cfg.path, metrics=metrics,
-                    progress=_PROGRESS))
-                say(f"  {name}: {time.perf_counter() - t0:.1f} s")
+            trajs = simulate_regimes(key, model, regimes, cfg.generations, cfg.chains, path=cfg.path, quiet=quiet,
+                                     say=say, metrics=metrics)
             first = cfg.regimes[0]
             paths_traj = jax.block_until_ready(simulate(
                 key, model, regimes[first], cfg.generations, min(cfg.paths_chains, cfg.chains), path=cfg.path,
