@@ -57,6 +57,7 @@ from .cli import (
     _toml_value,
     _write_csv,
     build_checked,
+    check_regime_names,
     read_toml,
     simulate_regimes,
 )
@@ -166,13 +167,7 @@ def resolve(flags: dict, config_file: str | None) -> DiscreteConfig:
 def _check_values(cfg: DiscreteConfig) -> None:
     if cfg.family not in FAMILIES:
         raise CLIError(f"this runner is for the families {', '.join(FAMILIES)}, got {cfg.family!r}")
-    if not cfg.regimes:
-        raise CLIError("give at least one regime")
-    for r in cfg.regimes:
-        if r not in REGIMES:
-            raise CLIError(f"unknown regime {r!r}{_suggest(r, REGIMES)}; known regimes: {', '.join(REGIMES)}")
-    if len(set(cfg.regimes)) != len(cfg.regimes):
-        raise CLIError(f"a regime is listed twice: {', '.join(cfg.regimes)}")
+    check_regime_names(cfg.regimes, REGIMES)
     for key, v, lo in (("n", cfg.n_, 1), ("generations", cfg.G, 1), ("chains", cfg.chains, 1), ("seed", cfg.seed, 0),
                        ("paths_chains", cfg.paths_chains, 1), ("truth_seed", cfg.truth_seed, 0)):
         if v < lo:

@@ -66,6 +66,7 @@ from .cli import (
     _toml_value,
     _write_csv,
     build_checked,
+    check_regime_names,
     read_toml,
     simulate_regimes,
 )
@@ -144,13 +145,7 @@ def _check_values(cfg: NgramConfig) -> None:
 
     if cfg.family != "ngram":
         raise CLIError(f"this runner is for family 'ngram', got {cfg.family!r}")
-    if not cfg.regimes:
-        raise CLIError("give at least one regime")
-    for r in cfg.regimes:
-        if r not in REGIMES:
-            raise CLIError(f"unknown regime {r!r}{_suggest(r, REGIMES)}; known regimes: {', '.join(REGIMES)}")
-    if len(set(cfg.regimes)) != len(cfg.regimes):
-        raise CLIError(f"a regime is listed twice: {', '.join(cfg.regimes)}")
+    check_regime_names(cfg.regimes, REGIMES)
     for key, lo in (("m", 1), ("generations", 1), ("chains", 1), ("seed", 0), ("truth_seed", 0)):
         if getattr(cfg, key) < lo:
             raise CLIError(f"{key} must be >= {lo}, got {getattr(cfg, key)}")

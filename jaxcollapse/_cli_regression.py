@@ -54,6 +54,7 @@ from .cli import (
     _toml_value,
     _write_csv,
     build_checked,
+    check_regime_names,
     read_toml,
     simulate_regimes,
 )
@@ -113,13 +114,7 @@ def resolve(flags: dict, config_file: str | None) -> Config:
 def _check(cfg: Config) -> None:
     if cfg.family != "regression":
         raise CLIError(f"this runner is for --family regression, got {cfg.family!r}")
-    if not cfg.regimes:
-        raise CLIError("give at least one regime")
-    for r in cfg.regimes:
-        if r not in REGIMES:
-            raise CLIError(f"unknown regime {r!r}{_suggest(r, REGIMES)}; choose from {', '.join(REGIMES)}")
-    if len(set(cfg.regimes)) != len(cfg.regimes):
-        raise CLIError("a regime is listed twice")
+    check_regime_names(cfg.regimes, REGIMES)
     for k in ("d", "n", "generations", "chains", "paths_chains"):
         if getattr(cfg, k) < 1:
             raise CLIError(f"{k} must be >= 1, got {getattr(cfg, k)}")

@@ -193,6 +193,17 @@ def _suggest(word: str, options) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def check_regime_names(names, known) -> None:
+    """At least one regime, each one of `known`, none twice: else one `CLIError` (shared by the runners)."""
+    if not names:
+        raise CLIError("give at least one regime")
+    for r in names:
+        if r not in known:
+            raise CLIError(f"unknown regime {r!r}{_suggest(r, known)}; known regimes: {', '.join(known)}")
+    if len(set(names)) != len(names):
+        raise CLIError(f"a regime is listed twice: {', '.join(names)}")
+
+
 def _convert(key: str, kind: str, value):
     """`value` checked against `kind`; raises CLIError naming `key`."""
     bad = CLIError(f"{key} must be {kind}, got {value!r}")
@@ -285,13 +296,7 @@ def _check_values(cfg: RunConfig) -> None:
     if cfg.family not in FAMILIES:
         raise CLIError(f"unknown family {cfg.family!r}{_suggest(cfg.family, FAMILIES)}; "
                        f"known families: {', '.join(FAMILIES)}")
-    if not cfg.regimes:
-        raise CLIError("give at least one regime")
-    for r in cfg.regimes:
-        if r not in PRESETS:
-            raise CLIError(f"unknown regime {r!r}{_suggest(r, PRESETS)}; known regimes: {', '.join(PRESETS)}")
-    if len(set(cfg.regimes)) != len(cfg.regimes):
-        raise CLIError(f"a regime is listed twice: {', '.join(cfg.regimes)}")
+    check_regime_names(cfg.regimes, PRESETS)
     for key, lo in (("n", 1), ("generations", 1), ("chains", 1), ("dim", 1), ("paths_chains", 1), ("seed", 0)):
         if getattr(cfg, key) < lo:
             raise CLIError(f"{key} must be >= {lo}, got {getattr(cfg, key)}")
