@@ -313,7 +313,12 @@ def _run_chains(key, model, truth, regime, chain_ids, chains: int, st: _Static, 
     vstep = jax.vmap(lambda s, c, t, k: _chain_step(truth, regime, st, s, t, k, c),
                      in_axes=(0, 0, None, None))
 
-    def body(state, t):
+    def body(carry, _):
+        # the generation index is carried, not scanned over: read from the scanned array by a dynamic slice
+        # inside the big fusions, it (and every scalar made from it: n_t, the key) kept XLA CPU from
+        # vectorizing them (the multinomial's count differences ran 7x slower; Threefry words with a key
+        # made from t, 5x in a test)
+        state, t = carry
         gkey = R.generation_key(key, t.astype(jnp.uint32))
         state, metrics = vstep(state, chain_ids, t, gkey)
         out = {"summary": _summaries(metrics, st, axis, chains)}
@@ -327,10 +332,9 @@ def _run_chains(key, model, truth, regime, chain_ids, chains: int, st: _Static, 
             if axis is not None:  # one bar, from the first device
                 tick = tick & (jax.lax.axis_index(axis) == 0)
             jax.lax.cond(tick, lambda: jax.debug.callback(st.progress, t, st.generations), lambda: None)
-        return state, out
+        return (state, t + 1), out
 
-    ts = jnp.arange(1, st.generations + 1, dtype=jnp.int32)
-    state, ys = jax.lax.scan(body, state, ts)
+    (state, _), ys = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=st.generations)
     first = {"summary": _summaries(m0, st, axis, chains)}
     if st.record_paths:
         first["paths"] = {k: m0[k] for k in st.metrics}

@@ -577,16 +577,17 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
                 models, regimes)
             m0 = jax.vmap(lambda ms, truth: jax.vmap(lambda m: m.metrics(truth))(ms))(state.model, models)
 
-            def body(state, t):
+            def body(carry, _):
+                state, t = carry  # carried, not scanned over: see `jaxcollapse._simulate._run_chains`
                 gkey = R.generation_key(key, t.astype(jnp.uint32))
 
                 def point(s, truth, regime):
                     return jax.vmap(lambda s1, c: _chain_step(truth, regime, st, s1, t, gkey, c))(s, blk_ids)
 
                 state, metrics = jax.vmap(point)(state, models, regimes)
-                return state, {k: partials(metrics[k], heads) for k in st.metrics}
+                return (state, t + 1), {k: partials(metrics[k], heads) for k in st.metrics}
 
-            _, ys = jax.lax.scan(body, state, jnp.arange(1, st.generations + 1, dtype=jnp.int32))
+            _, ys = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=st.generations)
             first = {k: partials(m0[k], heads) for k in st.metrics}
             return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b], axis=0), first, ys)  # (G1, ...)
 

@@ -24,6 +24,7 @@ from conftest import assert_z, mean_z
 from scipy import stats
 
 import jaxcollapse
+from jaxcollapse import _multinomial as M
 from jaxcollapse._multinomial import categorical_draws, default_capacity, monotone_cumsum, multinomial, normalized_cdf
 from jaxcollapse._random import Stream
 
@@ -148,7 +149,10 @@ def test_absorbed_and_degenerate():
 def test_cdf_and_capacity():
     c = np.asarray(normalized_cdf(jnp.asarray([0.3, 0.0, 0.7], jnp.float32)))
     assert c[-1] == 1.0 and np.all(np.diff(c) >= 0) and c[0] == c[1]
-    assert default_capacity(5) == 64 and default_capacity(1000) == 1000
+    assert default_capacity(5) == 63 and default_capacity(1000) == 1023 and default_capacity(1024) == 2047
+    for K in (2, 63, 64, 1000, 1023, 1024, 5000):  # the largest capacity whose points array is the least power
+        P = M._points(default_capacity(K))          # of two above K (and at least 64)
+        assert P == default_capacity(K) + 1 and P & (P - 1) == 0 and max(K, 63) < P <= max(2 * K, 64)
     with pytest.raises(ValueError, match="capacity"):
         multinomial(Stream.from_key(jax.random.key(0)), 3, jnp.asarray([0.5, 0.5]), 0)
 

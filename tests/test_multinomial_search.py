@@ -1,9 +1,10 @@
 """The batched search behind `jaxcollapse._multinomial` and the multinomial's batched-`n` path.
 
-`_rank` (counts of sorted points at or below each query) must equal `jnp.searchsorted(side="right")`
-exactly, for every tree depth (1, 2 and 3 levels), ties, masked (+inf) points and +inf queries, batched
-or not, and through the fallback used when flat int32 offsets would overflow. These are deterministic
-identities, so the comparisons are exact.
+`_rank` (counts of sorted points at or below each query) and `_leaf_rank` (the same over the row-stored
+`_SortedPoints` the multinomial draws) must equal `jnp.searchsorted(side="right")` exactly, for every tree
+depth (1, 2 and 3 levels), ties, masked (+inf) points and +inf queries, batched or not, and through the
+fallback used when flat int32 offsets would overflow. These are deterministic identities, so the
+comparisons are exact.
 """
 
 from __future__ import annotations
@@ -47,6 +48,50 @@ def test_rank_overflow_fallback(monkeypatch):
     pts, q, ref = _case(64)
     monkeypatch.setattr(M, "_FLAT_LIMIT", 8)
     np.testing.assert_array_equal(np.asarray(jax.vmap(M._rank)(pts, q)), ref)
+
+
+def _points_case(P: int, rows: int = 3, nq: int = 50):
+    """`_SortedPoints` of `rows` rows of P exponentials (some exactly 0: ties), queries around them."""
+    k1, k2 = jax.random.split(jax.random.key(P))
+    e = jax.random.exponential(k1, (rows, P))
+    e = jnp.where(jax.random.uniform(k2, (rows, P)) < 0.2, 0.0, e)  # zero spacings: equal points
+    S = jax.vmap(M._sorted_points)(e)
+    flat = np.asarray((S.offs[..., None] + S.within).reshape(rows, P))
+    q = np.sort(np.random.default_rng(P).uniform(0, 1.1 * flat[:, -1:], (rows, nq)), axis=1)
+    q = np.concatenate([q, flat[:, : min(P, 5)], flat[:, -1:], np.zeros((rows, 1)), np.full((rows, 1), np.inf)],
+                       axis=1).astype(np.float32)
+    ref = np.stack([np.searchsorted(flat[r], q[r], side="right") for r in range(rows)])
+    return S, flat, jnp.asarray(q), ref
+
+
+@pytest.mark.parametrize("P", [4, 16, 64, 1024, 8192])  # one short row; one row; 4, 64 and 512 rows
+def test_leaf_rank_equals_searchsorted(P):
+    S, flat, q, ref = _points_case(P)
+    assert np.all(np.diff(flat, axis=1) >= 0), "the points must be sorted"
+    for j in (0, P // 3, P - 1):  # `at` reads the flat index
+        at_j = jax.vmap(lambda o, w, j=j: M._SortedPoints(o, w).at(j))(S.offs, S.within)
+        np.testing.assert_array_equal(np.asarray(at_j), flat[:, j])
+    np.testing.assert_array_equal(np.asarray(jax.jit(jax.vmap(M._leaf_rank))(S.offs, S.within, q)), ref)
+    np.testing.assert_array_equal(np.asarray(M._leaf_rank(S.offs[1], S.within[1], q[1])), ref[1])  # unbatched
+    shared = jax.vmap(M._leaf_rank, in_axes=(None, None, 0))(S.offs[0], S.within[0], q)  # broadcast points
+    np.testing.assert_array_equal(np.asarray(shared[0]), ref[0])
+    left = np.stack([np.searchsorted(flat[r], np.asarray(q[r]), side="left") for r in range(3)])
+    assert not np.array_equal(left, ref)  # the ties make side="left" differ: the comparison can fail
+
+
+def test_leaf_rank_overflow_fallback(monkeypatch):
+    S, _, q, ref = _points_case(64)
+    monkeypatch.setattr(M, "_FLAT_LIMIT", 8)
+    np.testing.assert_array_equal(np.asarray(jax.vmap(M._leaf_rank)(S.offs, S.within, q)), ref)
+
+
+def test_sorted_points_sums():
+    """Row-stored prefix sums agree with float64 sums within the rounding of <= L + R additions."""
+    e = np.random.default_rng(1).exponential(size=(2, 1024)).astype(np.float32)
+    S = jax.vmap(M._sorted_points)(jnp.asarray(e))
+    flat = np.asarray((S.offs[..., None] + S.within).reshape(2, -1))
+    L = S.within.shape[-1]
+    np.testing.assert_allclose(flat, np.cumsum(e.astype(np.float64), axis=1), rtol=(L + 1024 // L + 1) * 6e-8)
 
 
 def test_level_bits():
