@@ -12,15 +12,20 @@ the points need no padding), one cumulative sum and $K$ searches: $O(P + K \log 
 no $K \times n$ intermediate and no data-dependent control flow. A category of probability 0 has
 $c_i = c_{i-1}$ and gets exactly 0, so an absorbed state stays absorbed.
 
-**The search** (`_rank`) is a search tree of fan-out at most 32 over the sorted points, and under
-`jax.vmap` a custom batching rule searches all chains' rows through flat 1-D gathers (`_flat_rank`). Any
-search that is monotone in the query gives the same counts; the counts are exact ranks, equal to
-`jnp.searchsorted(..., side="right")` (a test checks this). On XLA CPU (chains = 1024, $K = n = 1000$,
-float32) this made the whole sampler about 2x faster than `jax.vmap` of `jnp.searchsorted`, whose batched
-gathers dominated the cost.
+**The search** (`_leaf_rank`). The $P$ sums are kept as rows of 16 (`_SortedPoints`: each row's own
+left-to-right sums, and the offsets of the rows), never added into one array. A query first counts the rows
+wholly at or below it (a search tree of fan-out at most 32 over the row ends, `_flat_rank`, whose top level
+is a broadcast compare), then gathers its one leaf row and counts within it. Under `jax.vmap` a custom
+batching rule searches all chains' rows through flat 1-D gathers. The counts are exact ranks, equal to
+`jnp.searchsorted(..., side="right")` (a test checks this). Why this shape (XLA CPU, chains = 1024,
+$K = n = 1000$, float32, inside the engine's scan): gathering from the added array let XLA fuse the additions
+and the masking into the gather, recomputed for each of the 16 to 32 elements every query reads, about 2x
+slower; leaves of 8 or 16 were 15% faster than 32; and the whole sampler is several times faster than
+`jax.vmap(jnp.searchsorted)`, whose batched gathers dominated.
 
 **Traced $n$, static shapes.** Shapes are set by a static *capacity* $C$ (the most draws per batch);
-$n$ may be traced. $n \le C$ draws take one batch (the points beyond $m$ are masked out), and larger $n$
+$n$ may be traced. $n \le C$ draws take one batch (all $P$ sums are searched and the rank is capped at $m$,
+which for sorted sums counts exactly the first $m$), and larger $n$
 are split into $\lceil n/C \rceil$ batches in a `lax.while_loop`: a sum of independent multinomials with
 the same $p$ is multinomial, so the result is exact for every $n$. Each batch draws its words from
 `stream.fork(batch)`, so chain $i$ gets the same counts whatever the number of chains.
@@ -41,7 +46,8 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from . import _random as R
 from ._random import Stream
 
-__all__ = ["categorical_draws", "default_capacity", "monotone_cumsum", "multinomial", "normalized_cdf"]
+__all__ = ["categorical_draws", "default_capacity", "monotone_cumsum", "multinomial", "multinomial_cumulative",
+           "normalized_cdf"]
 
 
 def default_capacity(K: int) -> int:
@@ -264,8 +270,8 @@ def _leaf_rank_vmap(axis_size, in_batched, offs, within, q):
     return _leaf_rank_rows(offs, within, q), True
 
 
-def _batch(stream: Stream, m, cdf: Float[Array, " K"], capacity: int) -> Float[Array, " K"]:
-    r"""Multinomial(m, p) counts for one batch of m <= capacity draws (m traced).
+def _batch(stream: Stream, m, cdf: Float[Array, " K"], capacity: int) -> tuple[Float[Array, " K"], Float[Array, " K"]]:
+    r"""Cumulative Multinomial(m, p) counts $N_1 + \dots + N_i$ for one batch of m <= capacity draws (m traced).
 
     `cdf` is `monotone_cumsum(p)`, not normalized: the queries are $c_i S_{m+1} / c_K$, and multiplying by one
     positive number keeps them nondecreasing and equal where $p_i = 0$. The batch draws $P$ (`_points`)
@@ -277,8 +283,12 @@ def _batch(stream: Stream, m, cdf: Float[Array, " K"], capacity: int) -> Float[A
     S = _sorted_points(-jnp.log(u))  # S_1 <= ... <= S_P
     total = S.at(m)  # S_{m+1}
     below = jnp.minimum(_leaf_rank(S.offs, S.within, cdf[:-1] * (total / cdf[-1])), m)
-    cum = jnp.concatenate([jnp.zeros((1,), below.dtype), below, jnp.reshape(m, (1,)).astype(below.dtype)])
-    return jnp.diff(cum).astype(dt)
+    cum = jnp.concatenate([below, jnp.reshape(m, (1,)).astype(below.dtype)])
+    # the counts are returned too, though the caller could difference `cum`: with the search's result read
+    # twice (here and in `cum`), XLA CPU keeps the search a fusion of its own; read once, it was fused into
+    # the concatenation, which ran 4x slower
+    counts = jnp.diff(cum, prepend=jnp.zeros((1,), below.dtype))
+    return counts.astype(dt), cum.astype(dt)
 
 
 def multinomial(stream: Stream, n: Float[ArrayLike, ""] | int, p: Float[Array, " K"],
@@ -291,21 +301,35 @@ def multinomial(stream: Stream, n: Float[ArrayLike, ""] | int, p: Float[Array, "
     - `n`: the number of draws, $n \ge 0$; may be traced (a float is floored).
     - `p`: nonnegative weights, shape `(K,)`, not necessarily normalized.
     - `capacity`: static draws per batch (default `default_capacity(K)`); the cost of one batch is
-      $O(C + K\log C)$, and $\lceil n / C\rceil$ batches run.
+      $O(P + K\log P)$ with $P$ the least power of two above it, and $\lceil n / C\rceil$ batches run.
     """
-    K = p.shape[0]
+    return multinomial_cumulative(stream, n, monotone_cumsum(p), capacity)[0]
+
+
+def multinomial_cumulative(stream: Stream, n: Float[ArrayLike, ""] | int, cdf: Float[Array, " K"],
+                           capacity: int | None = None) -> tuple[Float[Array, " K"], Float[Array, " K"]]:
+    r"""Counts $N \sim \mathrm{Multinomial}(n, p)$ and their running sums $N_1 + \dots + N_i$, given the
+    cumulative weights `cdf` $= c$ ($c_i \propto p_1 + \dots + p_i$, not necessarily normalized), as floats.
+
+    `multinomial(stream, n, p)` is `multinomial_cumulative(stream, n, monotone_cumsum(p))[0]`. A caller
+    that already holds $c$ skips the prefix sum: the categorical family refits $c$ from the running sums
+    this returns, which the search computes anyway. `cdf` must be nondecreasing and flat exactly where
+    $p_i = 0$ (`monotone_cumsum` guarantees both; so does dividing running counts by their total).
+    """
+    K = cdf.shape[0]
     cap = default_capacity(K) if capacity is None else int(capacity)
     if cap < 1:
         raise ValueError(f"capacity must be >= 1, got {cap}")
-    cdf = monotone_cumsum(p)
-    n = jnp.floor(jnp.asarray(n, p.dtype) + 1e-6).astype(jnp.int32)
+    n = jnp.floor(jnp.asarray(n, cdf.dtype) + 1e-6).astype(jnp.int32)
     n = jnp.maximum(n, 0)
 
-    def one(b, counts):
+    def one(b, acc):
         m = jnp.clip(n - b * cap, 0, cap)
-        return counts + _batch(stream.fork(b.astype(jnp.uint32)), m, cdf, cap)
+        counts, cum = _batch(stream.fork(b.astype(jnp.uint32)), m, cdf, cap)
+        return acc[0] + counts, acc[1] + cum
 
-    counts = one(jnp.zeros((), jnp.int32), jnp.zeros((K,), p.dtype))  # the common case: n <= C
+    zeros = jnp.zeros((K,), cdf.dtype)
+    out = one(jnp.zeros((), jnp.int32), (zeros, zeros))  # the common case: n <= C
     nb = (n + cap - 1) // cap
 
     def body(state):
@@ -316,7 +340,7 @@ def multinomial(stream: Stream, n: Float[ArrayLike, ""] | int, p: Float[Array, "
         return jax.lax.while_loop(lambda s: s[0] < nb, body, (jnp.ones((), jnp.int32), c))[1]
 
     # the cond keeps the loop out of the common path: with the loop inline XLA CPU ran ~15% slower
-    return jax.lax.cond(nb > 1, more, lambda c: c, counts)
+    return jax.lax.cond(nb > 1, more, lambda c: c, out)
 
 
 def categorical_draws(stream: Stream, n: int, p: Float[Array, " K"]) -> Float[Array, " n"]:

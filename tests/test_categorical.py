@@ -135,6 +135,24 @@ def test_regimes_not_covered_by_the_checks(name, path):
     assert np.all(p >= 0) and np.all(np.isfinite(np.asarray(tr.mean("gini_simpson"))))
     if name == "accumulate_subsample":  # multiples of 1/subsample
         np.testing.assert_allclose(p[1:] * 5, np.round(p[1:] * 5), atol=1e-4)
+    _assert_cdf_matches(p, np.asarray(tr.params.cdf))
+
+
+def _assert_cdf_matches(p, cdf):
+    """The carried cumulative probabilities are p's running sums (float32 rounding), nondecreasing, and flat
+    exactly where p = 0 (what exact sampling needs); refits build them from running counts, not from p."""
+    np.testing.assert_allclose(cdf, np.cumsum(p.astype(np.float64), axis=-1), rtol=1e-5, atol=1e-6)
+    step = np.diff(cdf, axis=-1)
+    assert np.all(step >= 0) and np.all(step[p[..., 1:] == 0] == 0)
+
+
+def test_fit_cumulative_with_smoothing():
+    s = Categorical(P4).stats(jnp.asarray([0.0, 0.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(np.asarray(s.cumulative), [2, 2, 3, 4])
+    fit = Categorical(P4, alpha=0.5).fit(s.combine(s.scale(jnp.asarray(0.5))))  # counts 3, 0, 1.5, 1.5
+    np.testing.assert_allclose(np.asarray(fit.cdf), (np.array([3, 3, 4.5, 6]) + 0.5 * np.arange(1, 5)) / 8,
+                               rtol=1e-6)
+    _assert_cdf_matches(np.asarray(fit.p), np.asarray(fit.cdf))
 
 
 def test_collapse_in_the_engine_and_chain_prefix_invariance():
@@ -151,6 +169,7 @@ def test_collapse_in_the_engine_and_chain_prefix_invariance():
     pa = np.asarray(a.params.p)
     np.testing.assert_array_equal(pa, np.asarray(b.params.p)[:, :RUN_CHAINS])
     np.testing.assert_allclose(pa[1:] * 6, np.round(pa[1:] * 6), atol=1e-4)  # multiples of 1/n
+    _assert_cdf_matches(pa, np.asarray(a.params.cdf))
 
 
 # --------------------------------------------------------------------------- theory can fail

@@ -4,8 +4,11 @@ Refitting $p$ by the empirical frequencies of $n$ of its own draws, $p' = N/n$ w
 $N \sim \mathrm{Multinomial}(n, p)$, is the haploid Wright–Fisher model with population size $n$: a
 category that is not drawn is gone for good (its probability is 0 from then on), so the chain ends
 with one category holding all the mass. `Categorical.sample_stats` draws the counts $N$ exactly with
-`jaxcollapse._multinomial.multinomial` (sorted uniforms by exponential spacings), at a cost of about
-$C + K\log_2 C$ per chain and generation for a batch capacity $C$ (`capacity`, default $\max(K, 64)$).
+`jaxcollapse._multinomial.multinomial_cumulative` (sorted uniforms by exponential spacings), at a cost of
+about $P + K\log_2 P$ per chain and generation, $P$ the least power of two above the batch capacity
+(`capacity`, default $2^{\lceil\log_2(K+1)\rceil} - 1$). The model carries its cumulative probabilities
+`cdf` beside `p`; a refit gets them from the sampler's cumulative counts, so sampling from $p$ needs no
+prefix sum.
 
 **Fit.** $\hat p_i = (N_i + \alpha)/(\sum_j N_j + K\alpha)$: $\alpha = 0$ is the MLE, $\alpha > 0$
 additive (Dirichlet($\alpha$) posterior-mean) smoothing, which keeps every category alive.
@@ -27,7 +30,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
-from .._multinomial import categorical_draws, default_capacity, multinomial
+from .._multinomial import (
+    categorical_draws,
+    default_capacity,
+    monotone_cumsum,
+    multinomial_cumulative,
+)
 from .._random import Stream
 from ._base import AbstractFamily, AbstractStats
 
@@ -37,16 +45,20 @@ SUM_TOL = 1e-6
 
 
 class CategoricalStats(AbstractStats):
-    r"""Weighted category counts $N_i$ and their total `count` $= \sum_i N_i$."""
+    r"""Weighted category counts $N_i$, their total `count` $= \sum_i N_i$, and their running sums
+    `cumulative` $= N_1 + \dots + N_i$ (which the exact sampler returns; the fit turns them into the
+    model's cumulative probabilities without another prefix sum)."""
 
     count: Float[Array, ""]
     counts: Float[Array, " K"]
+    cumulative: Float[Array, " K"]
 
     def combine(self, other: CategoricalStats) -> CategoricalStats:
-        return CategoricalStats(self.count + other.count, self.counts + other.counts)
+        return CategoricalStats(self.count + other.count, self.counts + other.counts,
+                                self.cumulative + other.cumulative)
 
     def scale(self, c) -> CategoricalStats:
-        return CategoricalStats(self.count * c, self.counts * c)
+        return CategoricalStats(self.count * c, self.counts * c, self.cumulative * c)
 
 
 def zipf_probabilities(K: int, beta: float | int) -> np.ndarray:
@@ -103,6 +115,7 @@ class Categorical(AbstractFamily):
     """
 
     p: Float[Array, " K"]
+    cdf: Float[Array, " K"]
     alpha: Float[Array, ""]
     top_k: int | None = eqx.field(static=True)
     top_p: float | None = eqx.field(static=True)
@@ -130,6 +143,7 @@ class Categorical(AbstractFamily):
                 raise ValueError(f"p must sum to 1 (within {SUM_TOL:g}); it sums to {a.sum():.9g}")
             p = a / a.sum()
         self.p = jnp.asarray(p, dtype)
+        self.cdf = monotone_cumsum(self.p)
         K = self.p.shape[0]
         if not isinstance(alpha, jax.core.Tracer):
             if isinstance(alpha, bool) or np.ndim(alpha) != 0 or not (
@@ -193,7 +207,8 @@ class Categorical(AbstractFamily):
         return self
 
     def empty_stats(self) -> CategoricalStats:
-        return CategoricalStats(jnp.zeros((), self.dtype), jnp.zeros((self.K,), self.dtype))
+        return CategoricalStats(jnp.zeros((), self.dtype), jnp.zeros((self.K,), self.dtype),
+                                jnp.zeros((self.K,), self.dtype))
 
     def sampling_probs(self, temperature) -> Float[Array, " K"]:
         r"""The distribution $q$ samples are drawn from: temperature, then top-k, then top-p, renormalized."""
@@ -233,10 +248,19 @@ class Categorical(AbstractFamily):
         return categorical_draws(stream, n, self._sampling_weights(temperature))
 
     def sample_stats(self, stream: Stream, n, temperature) -> CategoricalStats:
-        r"""Exact counts of $n$ draws: $N \sim \mathrm{Multinomial}(n, q)$ (`jaxcollapse._multinomial`)."""
+        r"""Exact counts of $n$ draws: $N \sim \mathrm{Multinomial}(n, q)$ (`jaxcollapse._multinomial`).
+
+        Sampling from $p$ itself ($\tau = 1$, no truncation) uses the model's cumulative probabilities
+        `cdf` as they are; otherwise those of $q$ are summed (`monotone_cumsum`).
+        """
         n = jnp.asarray(n, self.dtype)
-        counts = multinomial(stream, n, self._sampling_weights(temperature), self.capacity)
-        return CategoricalStats(jnp.sum(counts), counts)
+        if self.top_k is None and self.top_p is None:
+            tau = jnp.asarray(temperature, self.dtype)
+            cdf = jax.lax.cond(tau == 1, lambda: self.cdf, lambda: monotone_cumsum(self._sampling_weights(tau)))
+        else:
+            cdf = monotone_cumsum(self._sampling_weights(temperature))
+        counts, cum = multinomial_cumulative(stream, n, cdf, self.capacity)
+        return CategoricalStats(cum[-1], counts, cum)
 
     def stats(self, x: Float[ArrayLike, " n"], mask: Bool[Array, " n"] | None = None) -> CategoricalStats:
         """Counts of the category indices `x` (rows where `mask` is False are left out)."""
@@ -244,14 +268,23 @@ class Categorical(AbstractFamily):
         w = jnp.ones(x.shape[0], self.dtype) if mask is None else mask.astype(self.dtype)
         idx = jnp.clip(x.astype(jnp.int32), 0, self.K - 1)
         counts = jnp.zeros((self.K,), self.dtype).at[idx].add(w)
-        return CategoricalStats(jnp.sum(w), counts)
+        return CategoricalStats(jnp.sum(w), counts, monotone_cumsum(counts))
 
     # --------------------------------------------------------------- fitting
     def fit(self, stats: CategoricalStats) -> Categorical:
+        r"""$\hat p_i = (N_i + \alpha)/(\sum_j N_j + K\alpha)$, and its cumulative sums from the statistics'
+        running sums, $(N_1 + \dots + N_i + i\alpha)/(\sum_j N_j + K\alpha)$: scaling by one positive
+        number keeps them nondecreasing and flat where $\hat p_i = 0$, as exact sampling needs."""
         a = self.alpha
         total = stats.count + self.K * a
-        p = jnp.where(total > 0, (stats.counts + a) / jnp.where(total > 0, total, 1.0), self.p)
-        return eqx.tree_at(lambda m: m.p, self, p)
+        ok = total > 0
+        safe = jnp.where(ok, total, 1.0)
+        p = jnp.where(ok, (stats.counts + a) / safe, self.p)
+        ramp = jnp.arange(1, self.K + 1, dtype=self.dtype)
+        # times one reciprocal, not divided: XLA turned the division into this product in some programs and
+        # not in others (one device against two), which changed the last bit
+        cdf = jnp.where(ok, (stats.cumulative + a * ramp) * (1.0 / safe), self.cdf)
+        return eqx.tree_at(lambda m: (m.p, m.cdf), self, (p, cdf))
 
     # --------------------------------------------------------------- metrics
     def metrics(self, truth: Categorical) -> dict[str, Float[Array, ""]]:
