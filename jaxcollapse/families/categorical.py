@@ -105,6 +105,10 @@ class Categorical(AbstractFamily):
     - `top_p`: sample only the nucleus of mass `top_p` $\in (0, 1]$, or None.
     - `capacity`: draws per batch of the multinomial sampler (a speed knob; exact for any $n$).
 
+    `cdf` (the running sums of `p`, which the exact sampler reads at temperature 1) is derived: it is
+    computed here and refitted with `p`. Change `p` by building a new `Categorical`, not by replacing the
+    leaf (`eqx.tree_at`), or `cdf` goes stale.
+
     Truth constructors: `Categorical.uniform(K)`, `Categorical.dirichlet(key, K, concentration)`,
     `Categorical.zipf(K, beta)`, `Categorical.wordfreq(K, lang)`.
 
