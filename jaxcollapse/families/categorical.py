@@ -219,17 +219,17 @@ class Categorical(AbstractFamily):
         q = self._sampling_weights(temperature)
         return q / jnp.sum(q)
 
+    def _tempered(self, tau) -> Float[Array, " K"]:
+        """$p^{1/\\tau}$ up to a positive constant; zeros stay 0."""
+        p = self.p
+        lp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), -jnp.inf)
+        return jnp.exp((lp - jnp.max(lp)) / tau)
+
     def _sampling_weights(self, temperature) -> Float[Array, " K"]:
         """`sampling_probs` up to a positive constant (the samplers normalize their cumulative sums)."""
-        p = self.p
         tau = jnp.asarray(temperature, self.dtype)
-
-        def tempered(p):
-            lp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), -jnp.inf)
-            return jnp.exp((lp - jnp.max(lp)) / tau)  # p^(1/tau) up to a constant; zeros stay 0
-
         # tau = 1 (the common case) skips K logs and exps; a real branch when tau is the same for all chains
-        q = jax.lax.cond(tau == 1, lambda p: p, tempered, p)
+        q = jax.lax.cond(tau == 1, lambda: self.p, lambda: self._tempered(tau))
         if self.top_k is not None and self.top_k < self.K:
             _, idx = jax.lax.top_k(q, self.top_k)  # ties: the lower index first
             q = jnp.zeros_like(q).at[idx].set(q[idx])
@@ -260,7 +260,7 @@ class Categorical(AbstractFamily):
         n = jnp.asarray(n, self.dtype)
         if self.top_k is None and self.top_p is None:
             tau = jnp.asarray(temperature, self.dtype)
-            cdf = jax.lax.cond(tau == 1, lambda: self.cdf, lambda: monotone_cumsum(self._sampling_weights(tau)))
+            cdf = jax.lax.cond(tau == 1, lambda: self.cdf, lambda: monotone_cumsum(self._tempered(tau)))
         else:
             cdf = monotone_cumsum(self._sampling_weights(temperature))
         counts, cum = multinomial_cumulative(stream, n, cdf, self.capacity)
