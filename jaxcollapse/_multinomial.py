@@ -80,6 +80,16 @@ def _row_width(K: int) -> int:
     return max(8, 8 * round(math.sqrt(K) / 8))
 
 
+def _row_sums(w: Float[Array, "... R b"]) -> tuple[Float[Array, "... R"], Float[Array, "... R b"]]:
+    """Each row's left-to-right prefix sums, and the row offsets: left-to-right sums of the totals of the
+    rows before (0 for the first). The prefix sums of the flattened rows are `offs[..., None] + within`."""
+    within = _sequential_cumsum(w)
+    offs = jnp.zeros((*w.shape[:-2], 1), w.dtype)
+    if w.shape[-2] > 1:
+        offs = jnp.concatenate([offs, _sequential_cumsum(within[..., None, :-1, -1])[..., 0, :]], axis=-1)
+    return offs, within
+
+
 def monotone_cumsum(x: Float[Array, "... K"]) -> Float[Array, "... K"]:
     r"""Prefix sums $s_i = \sum_{j \le i} x_j$ along the last axis, for $x \ge 0$, keeping the two properties
     that exact sampling needs.
@@ -109,10 +119,7 @@ def monotone_cumsum(x: Float[Array, "... K"]) -> Float[Array, "... K"]:
     if R == 0:  # shorter than one row
         return _sequential_cumsum(x[..., None, :])[..., 0, :]
     K0 = R * b
-    within = _sequential_cumsum(x[..., :K0].reshape(*lead, R, b))
-    offs = jnp.zeros((*lead, 1), x.dtype)
-    if R > 1:  # offsets of rows 1..R-1: left-to-right sums of the totals of the rows before
-        offs = jnp.concatenate([offs, _sequential_cumsum(within[..., None, :-1, -1])[..., 0, :]], axis=-1)
+    offs, within = _row_sums(x[..., :K0].reshape(*lead, R, b))
     head = (offs[..., None] + within).reshape(*lead, K0)
     if K0 == K:
         return head
@@ -231,11 +238,7 @@ def _sorted_points(e: Float[Array, " P"]) -> _SortedPoints:
     """Prefix sums of the nonnegative `e` (length a power of two) as `_SortedPoints`."""
     P = e.shape[-1]
     L = min(_LEAF, P)
-    within = _sequential_cumsum(e.reshape(P // L, L))
-    offs = jnp.zeros((1,), e.dtype)
-    if P > L:
-        offs = jnp.concatenate([offs, _sequential_cumsum(within[None, :-1, -1])[0]])
-    return _SortedPoints(offs, within)
+    return _SortedPoints(*_row_sums(e.reshape(P // L, L)))
 
 
 def _leaf_rank_rows(offs: Float[Array, "B R"], within: Float[Array, "B R L"],
