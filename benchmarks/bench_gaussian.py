@@ -54,7 +54,7 @@ import jaxcollapse as jc  # noqa: E402
 from jaxcollapse import regimes  # noqa: E402
 
 FEW = ("trace", "mean_sq_err")
-MEASURED_FILES = ("jaxcollapse/_random.py", "jaxcollapse/_simulate.py", "jaxcollapse/families/gaussian.py")
+MEASURED_FILES = ("jaxcollapse/random.py", "jaxcollapse/_simulate.py", "jaxcollapse/families/gaussian.py")
 
 # Sizes: (full, quick).
 SIZES = {
@@ -123,8 +123,8 @@ def numpy_loop(chains: int, n: int, generations: int):
 
 
 def jc_normals(size: int):
-    """For information: the engine's own normal sampler (`jaxcollapse._random.normal`) on one flat stream."""
-    from jaxcollapse import _random as R
+    """For information: the engine's own normal sampler (`jaxcollapse.random.normal`) on one flat stream."""
+    from jaxcollapse import random as R
 
     draw = jax.jit(lambda k: R.normal(R.Stream.from_key(k), (size,), jnp.float32))
 
@@ -266,7 +266,7 @@ def main(argv=None) -> int:
         "np32_CL": (numpy_vectorized(CL, n, gl, np.float32), CL * gl, slow, f"float32, {gl} generations"),
         "jax_normal": (jax_normals(S["rng_size"]), S["rng_size"], fast, f"{S['rng_size']} float32 normals"),
         "jc_normal": (jc_normals(S["rng_size"]), S["rng_size"], fast,
-                      f"{S['rng_size']} float32 normals from jaxcollapse._random (information)"),
+                      f"{S['rng_size']} float32 normals from jaxcollapse.random (information)"),
     }))
     print("  group 2 done", flush=True)
     # group 3: n = 10,000 (numpy timed on a few generations, counted per chain-generation)
@@ -324,7 +324,7 @@ def main(argv=None) -> int:
     add(f"2 exact, {CL} ch, n={NL}", "jc_exact_CL_nL", np_desc(kNL, C) + f" at {C} ch", rNL, None)
     add(f"3 exact, {CL} ch / normals", "jc_exact_CL", "(c) jax.random.normal", normals, 0.2)
     add(f"3 exact, {C} ch / normals", "jc_exact_C", "(c) jax.random.normal", normals, None)
-    add(f"3 exact, {CL} ch / own normals", "jc_exact_CL", "jaxcollapse._random.normal", rate("jc_normal"), None)
+    add(f"3 exact, {CL} ch / own normals", "jc_exact_CL", "jaxcollapse.random.normal", rate("jc_normal"), None)
     add(f"5 exact d=3, {CL} ch, n={n}", "jc_exact_CL_d3", "(c) jax.random.normal", normals, None)
 
     table = markdown_table(

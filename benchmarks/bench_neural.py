@@ -15,8 +15,8 @@ timing it was 13% of the 16-network step loop and 2% of the vmapped call).
 Cases:
 
 - **vmapped**: one jitted call, `jax.vmap(fit)` over the 256 networks' data sets (what `simulate` does
-  over chains). On a CPU, `neural.train`'s batching rule trains the networks in blocks of
-  `neural.TRAIN_BLOCK` (32): a `lax.map` over blocks, `vmap` inside a block, so that each step's
+  over chains). On a CPU, `_nets.train`'s batching rule trains the networks in blocks of
+  `_nets.TRAIN_BLOCK` (32): a `lax.map` over blocks, `vmap` inside a block, so that each step's
   activations (256 x 256 x 32 floats per layer for all networks at once) stay in cache;
 - **loop over networks and steps** (the issue's baseline, "a Python loop over the same jitted
   single-network step", and the style of published training code): a Python loop over networks and,
@@ -69,7 +69,9 @@ from _common import RESULTS, code_version, label, machine_info, measure, now_iso
 import jaxcollapse as jc  # noqa: E402
 from jaxcollapse import datasets  # noqa: E402
 
-MEASURED_FILES = ("jaxcollapse/families/neural.py", "jaxcollapse/_simulate.py", "jaxcollapse/datasets.py")
+MEASURED_FILES = ("jaxcollapse/families/vae.py", "jaxcollapse/families/_nets.py", "jaxcollapse/_simulate.py",
+                  "jaxcollapse/datasets.py")
+FIT_STREAM = jc.Stream.from_key(jax.random.key(0))  # `fit` takes a stream (every network gets the same keys)
 SIZES = {
     "full": dict(nets=256, n=256, steps=200, loop_steps_nets=16, generations=3),
     "quick": dict(nets=32, n=256, steps=50, loop_steps_nets=4, generations=2),
@@ -93,7 +95,7 @@ def prepared(model, nets: int, n: int, reps: int) -> dict:
 
 
 def vmapped(model, nets, n, reps):
-    fit = eqx.filter_jit(jax.vmap(lambda s: model.fit(s).enc.weights[0], in_axes=0))
+    fit = eqx.filter_jit(jax.vmap(lambda s: model.fit(s, FIT_STREAM).enc.weights[0], in_axes=0))
     data = prepared(model, nets, n, reps)
 
     def fn(r):
@@ -102,7 +104,7 @@ def vmapped(model, nets, n, reps):
 
 
 def loop_fit(model, nets, n, reps):
-    fit = eqx.filter_jit(lambda s: model.fit(s).enc.weights[0])
+    fit = eqx.filter_jit(lambda s: model.fit(s, FIT_STREAM).enc.weights[0])
     data = prepared(model, nets, n, reps)
 
     def fn(r):
@@ -145,7 +147,7 @@ def vmapped_devices(model, nets, n, reps, k):
     from jax.sharding import PartitionSpec as P
 
     mesh = Mesh(np.array(jax.devices()[:k]), ("nets",))
-    one = jax.vmap(lambda s: model.fit(s).enc.weights[0])
+    one = jax.vmap(lambda s: model.fit(s, FIT_STREAM).enc.weights[0])
     fit = jax.jit(jax.shard_map(one, mesh=mesh, in_specs=P("nets"), out_specs=P("nets")))
     data = {r: jax.device_put(d, NamedSharding(mesh, P("nets"))) for r, d in prepared(model, nets, n, reps).items()}
 

@@ -7,6 +7,7 @@ manager) or `jax.config.update("jax_enable_x64", True)` for float64.
 from . import bayes as bayes
 from . import curation as curation
 from . import datasets as datasets
+from . import random as random
 from . import regimes as regimes
 from . import sweep as sweep
 from . import theory as theory
@@ -17,6 +18,8 @@ from ._simulate import simulate as simulate
 from .data import Samples as Samples
 from .families import KDE as KDE
 from .families import VAE as VAE
+from .families import AbstractFamily as AbstractFamily
+from .families import AbstractSampleFamily as AbstractSampleFamily
 from .families import Bigram as Bigram
 from .families import Categorical as Categorical
 from .families import Gaussian as Gaussian
@@ -26,6 +29,7 @@ from .families import MLPRegressor as MLPRegressor
 from .families import Poisson as Poisson
 from .families import Regression as Regression
 from .families import downstream_risk as downstream_risk
+from .random import Stream as Stream
 from .regimes import Regime as Regime
 from .regimes import Schedule as Schedule
 from .sweep import open_sweep as open_sweep

@@ -63,7 +63,7 @@ def _build(args):
     import jax
 
     from . import datasets, regimes
-    from .families.neural import VAE, MLPRegressor
+    from .families import VAE, MLPRegressor
 
     for nm in ("n", "generations", "chains"):
         if getattr(args, nm) < 1:

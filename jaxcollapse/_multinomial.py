@@ -43,8 +43,8 @@ import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from . import _random as R
-from ._random import Stream
+from . import random as R
+from .random import Stream
 
 __all__ = ["categorical_draws", "default_capacity", "monotone_cumsum", "multinomial", "multinomial_cumulative",
            "normalized_cdf"]

@@ -7,7 +7,7 @@ Cross-chain summaries (mean, standard deviation, quantiles) are computed inside 
 memory is O(chains) unless full paths are asked for.
 
 Randomness: generation $t$ has the key `fold_in(key, t)`; chain $i$ reads Threefry at the
-counters $(i, j)$ under it (see `jaxcollapse._random`). Chain $i$ is therefore the same
+counters $(i, j)$ under it (see `jaxcollapse.random`). Chain $i$ is therefore the same
 whether 8 or $10^6$ chains run, and a new key reuses the compiled program.
 
 Devices: with `devices=k` the chains are cut into $k$ contiguous blocks, one per device
@@ -31,15 +31,13 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, Float, Int
 
-from . import _random as R
-from ._random import Stream
+from . import random as R
 from .data import Samples, SampleStats
 from .families._base import AbstractFamily, AbstractStats
+from .random import Stream
 from .regimes import Regime
 
 PATHS = ("exact", "samples")
-SALT_FIT = 0x4649  # the stream a family's fit may use (random EM initialization)
-SALT_CURATE = 0x4355  # the stream of a curation regime's noisy verifier
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -202,7 +200,7 @@ def _chain_step(truth: AbstractFamily, regime: Regime, st: _Static, state: _Chai
     curate = None
     if curation is not None:
         def curate(x, mask):
-            return curation.select(stream.fork(SALT_CURATE), x, mask, model, truth_t)
+            return curation.select(stream.fork(R.SALT_CURATE), x, mask, model, truth_t)
     syn, x = _draw_stats(model, stream.fork(R.SALT_SAMPLES), n_t, st.capacity, st.path, regime.temperature,
                          curate=curate)
     pool, buffer = state.pool, state.buffer
@@ -225,14 +223,11 @@ def _chain_step(truth: AbstractFamily, regime: Regime, st: _Static, state: _Chai
         real, _ = _draw_stats(truth_t, stream.fork(R.SALT_REAL), jnp.asarray(regime.n_real, dtype),
                               regime.n_real, st.path, jnp.ones((), dtype), into=model)
     data = _combine_real(regime, real, train)
-    if getattr(model, "fit_uses_stream", False):  # e.g. a random EM initialization
-        new = model.fit(data, stream=stream.fork(SALT_FIT))
-    else:
-        new = model.fit(data)
+    new = model.fit(data, stream.fork(R.SALT_FIT))
     if curation is not None:  # a verifier that rejected every sample: no data, no refit
         new = jax.tree.map(lambda a, b: jnp.where(data.count > 0, a, b), new, model)
     new = jax.tree.map(lambda a, b: a.astype(b.dtype), new, model)  # the model's dtype rules
-    return _ChainState(new, pool, state.real, buffer), new.metrics(truth_t)
+    return _ChainState(new, pool, state.real, buffer), new.metrics(truth_t, stream.fork(R.SALT_METRICS))
 
 
 def _sort_floats(x: Float[Array, " m"]) -> Float[Array, " m"]:
@@ -308,7 +303,7 @@ def _run_chains(key, model, truth, regime, chain_ids, chains: int, st: _Static, 
     """Chains `chain_ids` (all of them, or this device's block of the `chains`) over every generation."""
     key0 = R.generation_key(key, jnp.asarray(0, jnp.uint32))
     state = jax.vmap(lambda c: _chain_init(truth, model, regime, st, key0, c))(chain_ids)
-    m0 = jax.vmap(lambda m: m.metrics(truth))(state.model)
+    m0 = jax.vmap(lambda m, c: m.metrics(truth, Stream(key0, c).fork(R.SALT_METRICS)))(state.model, chain_ids)
 
     vstep = jax.vmap(lambda s, c, t, k: _chain_step(truth, regime, st, s, t, k, c),
                      in_axes=(0, 0, None, None))
@@ -461,11 +456,7 @@ def _check(model, truth, regime, generations, chains, path, metrics, quantiles, 
            record_paths, record_params, progress) -> _Static:
     if not isinstance(model, AbstractFamily):
         raise ValueError(f"model must be a jaxcollapse family, got {type(model).__name__}")
-    compatible = getattr(model, "accepts_truth", None)  # a family that takes other truths says so
-    if compatible is not None:
-        compatible(truth)  # raises ValueError when it cannot
-    elif type(truth) is not type(model):
-        raise ValueError("truth and model must be the same family")
+    model.accepts_truth(truth)  # raises ValueError when it cannot
     if not isinstance(regime, Regime):
         raise ValueError(f"regime must be a jaxcollapse Regime, got {type(regime).__name__}")
     for nm, v in (("generations", generations), ("chains", chains)):
@@ -477,10 +468,6 @@ def _check(model, truth, regime, generations, chains, path, metrics, quantiles, 
         raise ValueError(f"{type(model).__name__} has no exact statistics sampler; use path='samples'")
     if path == "exact" and regime.memory == "accumulate_subsample":
         raise ValueError("accumulate_subsample acts on individual samples: use path='samples'")
-    if compatible is None and (jax.tree.structure(model) != jax.tree.structure(truth) or any(
-        a.shape != b.shape for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(truth), strict=True)
-    )):
-        raise ValueError("the truth and the model have mismatched dimensions")
     names = tuple(model.metric_names if metrics is None else metrics)
     unknown = [m for m in names if m not in model.metric_names]
     if unknown or not names:

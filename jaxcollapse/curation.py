@@ -26,14 +26,13 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
-from . import _random as R
-from .families.gaussian import Gaussian
-from .families.mixture import _log_normal_rows
+from . import random as R
+from ._validate import concrete as _concrete
+from .families._base import AbstractFamily
 from .regimes import Regime
 
 SCORES = ("truth", "model")
@@ -44,33 +43,10 @@ def _arr(x):
     return jnp.asarray(x, jnp.result_type(float))
 
 
-def _concrete(x):
-    return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
-
-
-def log_density(family, x: Float[Array, "n ..."]) -> Float[Array, " n"]:
-    """Log-density (or log-probability) of each sample under `family`: its `log_prob`, or the Gaussian's."""
-    if isinstance(family, Gaussian):
-        return _log_normal_rows(x.reshape(x.shape[0], family.d), family.mean, family.cov)
-    cat = _categorical()
-    if cat is not None and isinstance(family, cat):
-        p = family.p
-        logp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), -jnp.inf)
-        return logp[jnp.clip(x.reshape(-1).astype(jnp.int32), 0, family.K - 1)]
+def log_density(family: AbstractFamily, x: Float[Array, "n ..."]) -> Float[Array, " n"]:
+    """Log-density (or log-probability) of each sample under `family`: its `log_prob` (the family declares
+    `has_log_prob`; `Curation.check` refuses one that does not)."""
     return family.log_prob(x)
-
-
-def _categorical():
-    try:
-        from .families.categorical import Categorical
-    except ImportError:  # pragma: no cover - the categorical family is optional here
-        return None
-    return Categorical
-
-
-def _has_density(family) -> bool:
-    cat = _categorical()
-    return isinstance(family, Gaussian) or (cat is not None and isinstance(family, cat)) or hasattr(family, "log_prob")
 
 
 class Curation(eqx.Module):
@@ -102,9 +78,9 @@ class Curation(eqx.Module):
     def check(self, model, truth) -> None:
         """Raise `ValueError` if the scoring family has no log-density."""
         fam = truth if self.score == "truth" else model
-        if not _has_density(fam):
+        if not fam.has_log_prob:
             raise ValueError(f"curation by score {self.score!r} needs a log-density; "
-                             f"{type(fam).__name__} has no log_prob")
+                             f"{type(fam).__name__} has none (has_log_prob = False)")
 
     def select(self, stream: R.Stream, x: Array, mask: Bool[Array, " n"], model, truth) -> Bool[Array, " n"]:
         """The kept samples: `mask` and accepted by the verifier."""

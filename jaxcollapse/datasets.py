@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from . import _random as R
-from ._random import Stream
+from . import random as R
+from .random import Stream
 
 TOYS = ("moons", "rings", "mixture")
 DEFAULT_NOISE = {"moons": 0.1, "rings": 0.08, "mixture": 0.25}
@@ -65,8 +65,8 @@ def toy_sample(stream: Stream, name: str | Int[Array, ""], n: int, params: Float
         kind = jnp.asarray(TOYS.index(name), jnp.int32)
     else:
         kind = jnp.asarray(name, jnp.int32)
-    u = R.uniform(stream.fork(1), (n, 2), dtype)
-    z = R.normal(stream.fork(2), (n, 2), dtype) * jnp.asarray(noise, dtype)
+    u = R.uniform(stream.fork(R.SALT_PICK), (n, 2), dtype)
+    z = R.normal(stream.fork(R.SALT_JITTER), (n, 2), dtype) * jnp.asarray(noise, dtype)
     k = jnp.where(kind == 0, 2, jnp.asarray(n_classes, jnp.int32))
     label = jnp.minimum(jnp.floor(u[:, 0] * k.astype(dtype)).astype(jnp.int32), k - 1)
     th = jnp.pi * u[:, 1]

@@ -26,21 +26,15 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ._validate import concrete as _concrete
+
 MEMORIES = ("replace", "accumulate", "accumulate_subsample")
 REALS = ("none", "fixed", "fresh")
 SCHEDULES = ("constant", "linear", "power")
-
-
-def _concrete(x):
-    """`x` as a numpy value, or None when it is traced (inside a vmap or jit)."""
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x)
 
 
 def _arr(x):
@@ -134,10 +128,12 @@ class Regime(eqx.Module):
             raise ValueError(f"unknown real-data mode {self.real!r}; choose one of {REALS}")
         if self.real != "none" and self.n_real < 1:
             raise ValueError(f"n_real must be >= 1 with real data {self.real!r}, got {self.n_real}")
-        for nm, v in (("lambda", self.lam), ("w", self.w)):
-            c = None if v is None else _concrete(v)
-            if c is not None and not (np.all(np.isfinite(c)) and np.all((c >= 0) & (c <= 1))):
-                raise ValueError(f"{nm} must lie in [0, 1], got {c}")
+        lam = None if self.lam is None else _concrete(self.lam)
+        if lam is not None and not (np.all(np.isfinite(lam)) and np.all(lam >= 0)):
+            raise ValueError(f"lambda (synthetic samples per real sample) must be a finite number >= 0, got {lam}")
+        w = None if self.w is None else _concrete(self.w)
+        if w is not None and not (np.all(np.isfinite(w)) and np.all((w >= 0) & (w <= 1))):
+            raise ValueError(f"w must lie in [0, 1], got {w}")
         if self.lam is not None and self.real == "none":
             raise ValueError("lambda scales the synthetic data against a real set: give real data")
         if self.w is not None and self.real == "none":
@@ -159,9 +155,13 @@ class Regime(eqx.Module):
         return self.n(t)
 
     def synthetic_capacity(self, generations: int) -> int | None:
-        """The largest $n_t$ over the run, or None when it is traced."""
+        """The largest $n_t$ over the run, or None when it is traced. With $\\lambda$ set (augment): at least
+        `n_real` (the capacity for any $\\lambda \\le 1$), and $\\mathrm{round}(\\lambda\\, n_{\rm real})$ above."""
         if self.lam is not None:
-            return self.n_real
+            lam = _concrete(self.lam)
+            if lam is None:
+                return None
+            return max(self.n_real, int(np.round(np.max(lam) * self.n_real)))
         r = self.n.concrete_range(generations)
         return None if r is None else r[1]
 
@@ -236,9 +236,12 @@ def accumulate_subsample(n, subsample: int | None = None, *, temperature=1.0, dr
 
 
 def augment(n_real: int, lam, *, temperature=1.0, drift=0.0) -> Regime:
-    r"""A fixed real set of `n_real` samples plus $\lambda\, n_{\rm real}$ fresh synthetic ones.
+    r"""A fixed real set of `n_real` samples plus $\mathrm{round}(\lambda\, n_{\rm real})$ fresh synthetic ones.
 
-    Bertrand et al. 2024, "On the stability of iterative retraining of generative models on their own data".
+    $\lambda \ge 0$ is the synthetic-to-real ratio; it may exceed 1 (Bertrand et al. 2024, "On the stability
+    of iterative retraining of generative models on their own data", whose stability condition bounds
+    $\lambda$ by a threshold that can lie above 1). The synthetic sample capacity is
+    $\mathrm{round}(\lambda\, n_{\rm real})$ for a concrete $\lambda$.
     """
     return _make("augment", 1, real="fixed", n_real=n_real, lam=lam, temperature=temperature, drift=drift)
 
@@ -249,7 +252,11 @@ def fresh(n_real: int, n_synthetic, *, temperature=1.0, drift=0.0) -> Regime:
 
 
 def weighted(n_real: int, n_synthetic, w, *, real: str = "fixed", temperature=1.0, drift=0.0) -> Regime:
-    r"""Weighted MLE: the real data carry total weight $w$, the synthetic data $1 - w$."""
+    r"""Weighted MLE: the real data carry total weight $w$, the synthetic data $1 - w$.
+
+    `real` defaults to ``"fixed"``: one real set of `n_real` draws from the initial truth, reused every
+    generation. Pass ``real="fresh"`` for `n_real` new draws of the (current) truth each generation.
+    """
     return _make("weighted", n_synthetic, real=real, n_real=n_real, w=w, temperature=temperature, drift=drift)
 
 

@@ -82,10 +82,11 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from . import _random as R
+from . import random as R
 from . import regimes as _regimes
 from ._config import x64 as _x64
 from ._simulate import DEFAULT_QUANTILES, PATHS, _chain_init, _chain_step, _check, _sort_floats, _Static
+from .random import Stream
 
 __all__ = [
     "SweepConfig",
@@ -575,7 +576,8 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
         def block(blk_ids, heads: bool):
             state = jax.vmap(lambda m, r: jax.vmap(lambda c: _chain_init(m, m, r, st, key0, c))(blk_ids))(
                 models, regimes)
-            m0 = jax.vmap(lambda ms, truth: jax.vmap(lambda m: m.metrics(truth))(ms))(state.model, models)
+            m0 = jax.vmap(lambda ms, truth: jax.vmap(
+                lambda m, c: m.metrics(truth, Stream(key0, c).fork(R.SALT_METRICS)))(ms, blk_ids))(state.model, models)
 
             def body(carry, _):
                 state, t = carry  # carried, not scanned over: see `jaxcollapse._simulate._run_chains`

@@ -13,11 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import Z_BOUND
 
 import jaxcollapse
 from jaxcollapse import regimes, verify
 from jaxcollapse import theory as th
 from jaxcollapse.families.categorical import Categorical, CategoricalStats, wordfreq_distribution, zipf_probabilities
+from jaxcollapse.random import Stream
+
+S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream; the families tested here ignore it
 
 P4 = np.array([0.4, 0.3, 0.2, 0.1])
 
@@ -64,7 +68,7 @@ def test_bad_input(make, match, typecheck_off):
 
 def test_bad_regime_before_compiling(no_run):
     with pytest.raises(ValueError, match="drift"):
-        jaxcollapse.simulate(jax.random.key(0), Categorical(P4), regimes.replace(5, drift=0.1), 3, 4)
+        jaxcollapse.simulate(jax.random.key(0), Categorical(P4), regimes.replace(5, drift=np.ones(3)), 3, 4)  # K = 4
 
 
 # --------------------------------------------------------------------------- decoding
@@ -90,8 +94,8 @@ def test_stats_fit_and_smoothing():
     s = m.stats(x, mask=jnp.asarray([True, True, True, True, False]))
     np.testing.assert_allclose(np.asarray(s.counts), [2, 0, 1, 1])
     assert float(s.count) == 4
-    np.testing.assert_allclose(np.asarray(m.fit(s).p), (np.array([2, 0, 1, 1]) + 0.5) / (4 + 4 * 0.5), rtol=1e-6)
-    mle = Categorical(P4).fit(s)
+    np.testing.assert_allclose(np.asarray(m.fit(s, S0).p), (np.array([2, 0, 1, 1]) + 0.5) / (4 + 4 * 0.5), rtol=1e-6)
+    mle = Categorical(P4).fit(s, S0)
     np.testing.assert_allclose(np.asarray(mle.p), [0.5, 0, 0.25, 0.25], rtol=1e-6)
     both = s.combine(s.scale(jnp.asarray(2.0)))
     assert isinstance(both, CategoricalStats) and float(both.count) == 12
@@ -101,12 +105,20 @@ def test_stats_fit_and_smoothing():
 def test_collapsed_state_metrics():
     truth = Categorical(P4)
     dead = Categorical(np.array([0.0, 1.0, 0.0, 0.0]))
-    m = {k: float(v) for k, v in dead.metrics(truth).items()}
+    m = {k: float(v) for k, v in dead.metrics(truth, S0).items()}
     assert not any(math.isnan(v) for v in m.values())
     assert m["entropy"] == 0 and m["gini_simpson"] == 0 and m["surviving"] == 1 and m["max_prob"] == 1
     assert m["kl"] == math.inf and m["tail_mass_lost"] == pytest.approx(0.7) and m["tv"] == pytest.approx(0.7)
-    same = {k: float(v) for k, v in truth.metrics(truth).items()}
+    assert m["lost"] == 3 and m["absorbed"] == 1  # fixed: the Wright-Fisher absorbing state
+    half = Categorical(np.array([0.5, 0.0, 0.5, 0.0]))
+    mh = {k: float(v) for k, v in half.metrics(truth, S0).items()}
+    assert mh["lost"] == 2 and mh["absorbed"] == 0 and mh["tail_mass_lost"] == pytest.approx(0.4)
+    np.testing.assert_array_equal(np.asarray(half.lost_categories(truth)), [False, True, False, True])
+    # a category the truth does not have is not "lost"
+    assert float(half.metrics(Categorical(np.array([0.5, 0.0, 0.5, 0.0])), S0)["lost"]) == 0
+    same = {k: float(v) for k, v in truth.metrics(truth, S0).items()}
     assert same["kl"] == 0 and same["tv"] == 0 and same["tail_mass_lost"] == 0
+    assert same["lost"] == 0 and same["absorbed"] == 0
     assert same["entropy"] == pytest.approx(-np.sum(P4 * np.log(P4)), rel=1e-6)
 
 
@@ -149,7 +161,7 @@ def _assert_cdf_matches(p, cdf):
 def test_fit_cumulative_with_smoothing():
     s = Categorical(P4).stats(jnp.asarray([0.0, 0.0, 2.0, 3.0]))
     np.testing.assert_array_equal(np.asarray(s.cumulative), [2, 2, 3, 4])
-    fit = Categorical(P4, alpha=0.5).fit(s.combine(s.scale(jnp.asarray(0.5))))  # counts 3, 0, 1.5, 1.5
+    fit = Categorical(P4, alpha=0.5).fit(s.combine(s.scale(jnp.asarray(0.5))), S0)  # counts 3, 0, 1.5, 1.5
     np.testing.assert_allclose(np.asarray(fit.cdf), (np.array([3, 3, 4.5, 6]) + 0.5 * np.arange(1, 5)) / 8,
                                rtol=1e-6)
     _assert_cdf_matches(np.asarray(fit.p), np.asarray(fit.cdf))
@@ -233,3 +245,32 @@ def test_cli_categorical_run_and_errors(tmp_path, capsys):
     code = cli.main(["run", "--family", "poisson", "--temperature", "1.5", "--out", str(tmp_path / "p"), "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "temperature 1 only" in err and not (tmp_path / "p").exists()
+
+
+# --------------------------------------------------------------------------- a drifting truth (moving logit)
+def test_translate_moves_the_logits():
+    with jaxcollapse.x64():
+        c = Categorical(np.array([0.4, 0.3, 0.0, 0.3]))
+        t = c.translate(0.5)  # a scalar tilts: p_i e^{0.5 i}, renormalized; a zero stays 0
+        w = np.array([0.4, 0.3, 0.0, 0.3]) * np.exp(0.5 * np.arange(4))
+        np.testing.assert_allclose(np.asarray(t.p), w / w.sum(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(t.cdf), np.cumsum(w / w.sum()), rtol=1e-12)
+        v = np.array([1.0, 0.0, 0.0, -1.0])
+        w = np.array([0.4, 0.3, 0.0, 0.3]) * np.exp(v)
+        np.testing.assert_allclose(np.asarray(c.translate(v).p), w / w.sum(), rtol=1e-12)
+
+
+def test_fresh_drift_lag_law():
+    """Fresh real data, a moving logit: $E p_t = a^t p_0 + (1-a)\\sum_{s \\le t} a^{t-s} p^*_s$, $a = n_s/(n_r+n_s)$
+    (the module docstring's derivation). z-test per category at the last generation, |z| < 4."""
+    n_r, n_s, delta, chains = 10, 30, 0.2, 4000
+    tr = jaxcollapse.simulate(jax.random.key(5), Categorical(P4), regimes.fresh(n_r, n_s, drift=delta), RUN_G, chains,
+                              metrics=["tv"])
+    a = n_s / (n_r + n_s)
+    truth = Categorical(P4)
+    p_star = [np.asarray(truth.translate(delta * s).p, np.float64) for s in range(RUN_G + 1)]
+    expect = a**RUN_G * P4 + (1 - a) * sum(a ** (RUN_G - s) * p_star[s] for s in range(1, RUN_G + 1))
+    p = np.asarray(tr.final.p, np.float64)
+    z = (p.mean(0) - expect) / (p.std(0, ddof=1) / np.sqrt(chains))
+    assert np.all(np.abs(z) < Z_BOUND), z
+    assert np.max(np.abs(expect - p_star[RUN_G])) > 8 * np.max(p.std(0) / np.sqrt(chains))  # the lag is resolved

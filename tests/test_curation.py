@@ -19,8 +19,8 @@ from conftest import Z_BOUND, count_compiles
 
 import jaxcollapse
 from jaxcollapse import Gaussian, GaussianMixture, regimes
-from jaxcollapse._random import Stream
 from jaxcollapse.curation import curate, curation, threshold_for_radius
+from jaxcollapse.random import Stream
 
 
 def _gap_z(a, b, metric, t):
@@ -127,3 +127,25 @@ def test_categorical_curation_speeds_up_tail_loss():
 def test_bad_input_raises_before_compiling(case, no_run, typecheck_off):
     with pytest.raises(ValueError):
         case()
+
+
+def test_every_family_with_a_log_prob_is_scored_through_the_contract():
+    """Curation asks only `has_log_prob` / `log_prob`: a Poisson verifier keeps the model's most probable counts."""
+    from jaxcollapse.families.poisson import Poisson
+
+    m = Poisson(4.0)
+    x = m.sample(jax.random.key(0), 200)
+    keep = curation(keep=0.5, score="model").select(Stream.from_key(jax.random.key(1)), x, jnp.ones(200, bool), m, m)
+    lp = np.asarray(m.log_prob(x))
+    keep = np.asarray(keep)
+    assert keep.sum() == 100 and lp[keep].min() >= lp[~keep].max()
+
+
+def test_a_family_without_a_log_prob_is_refused(no_run):
+    from jaxcollapse import datasets
+    from jaxcollapse.families.vae import VAE
+
+    vae = VAE(jax.random.key(0), datasets.toy(jax.random.key(1), "moons", 32), width=4, depth=1, steps=1)
+    with pytest.raises(ValueError, match="needs a log-density; VAE has none"):
+        jaxcollapse.simulate(jax.random.key(0), vae, curate(regimes.replace(5), keep=0.5, score="model"), 2, 2,
+                             path="samples")

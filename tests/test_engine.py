@@ -18,7 +18,7 @@ from conftest import REGIME_DIMS, RUN_CHAINS, RUN_GENERATIONS, count_compiles, d
 
 import jaxcollapse
 from jaxcollapse import Gaussian, regimes
-from jaxcollapse._random import Stream
+from jaxcollapse.random import Stream
 
 SIGMA3 = np.array([[2.0, 0.6, -0.3], [0.6, 1.0, 0.2], [-0.3, 0.2, 0.5]])
 

@@ -22,11 +22,13 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.stats as ss
-from conftest import assert_z, mean_z, var_z
+from conftest import Z_BOUND, assert_z, mean_z, var_z
 
 import jaxcollapse
 from jaxcollapse import Gaussian, GaussianStats
-from jaxcollapse._random import Stream
+from jaxcollapse.random import Stream
+
+S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream; the families tested here ignore it
 
 SIGMA3 = np.array([[2.0, 0.6, -0.3], [0.6, 1.0, 0.2], [-0.3, 0.2, 0.5]])
 MU3 = np.array([1.0, -2.0, 0.5])
@@ -65,7 +67,7 @@ def test_construction_accepts_singular_psd_covariance(dtype):
     u = np.array([1.0, 2.0, -1.0])
     with jaxcollapse.x64(dtype == "float64"):
         g = Gaussian(np.zeros(3), 0.4 * np.outer(u, u))
-        assert float(g.metrics(g)["mean_sq_err"]) == 0.0
+        assert float(g.metrics(g, S0)["mean_sq_err"]) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -170,7 +172,7 @@ def test_fit_estimators(data3, d):
         s = Gaussian(np.zeros(d), 1.0).stats(jnp.asarray(x))
         known = np.eye(d) * 7.0
         for est, cov in (("mle", np.cov(x.T, bias=True)), ("unbiased", np.cov(x.T, ddof=1)), ("mean", known)):
-            g = Gaussian(np.zeros(d), known, estimator=est).fit(s)
+            g = Gaussian(np.zeros(d), known, estimator=est).fit(s, S0)
             assert g.estimator == est and g.dtype == jnp.float64
             np.testing.assert_allclose(np.asarray(g.mean), x.mean(0), rtol=1e-12)
             np.testing.assert_allclose(np.asarray(g.cov), np.atleast_2d(cov), rtol=1e-12)
@@ -181,7 +183,7 @@ def test_fit_zero_count_is_finite():
     """Fitting no data must not produce NaN (the divisor is guarded)."""
     for est in ("mle", "unbiased"):
         g = Gaussian(np.zeros(2), 1.0, estimator=est)
-        f = g.fit(g.empty_stats())
+        f = g.fit(g.empty_stats(), S0)
         assert np.all(np.isfinite(np.asarray(f.cov))) and np.all(np.isfinite(np.asarray(f.mean)))
 
 
@@ -204,10 +206,11 @@ def _kl(m0, S0, m, S):
 def test_metrics_1d_against_hand_formulas():
     with jaxcollapse.x64():
         m0, v0, m, v = 0.3, 2.0, -0.4, 0.7
-        got = {k: float(x) for k, x in Gaussian(m, v).metrics(Gaussian(m0, v0)).items()}
+        got = {k: float(x) for k, x in Gaussian(m, v).metrics(Gaussian(m0, v0), S0).items()}
     dm2 = (m - m0) ** 2
     want = {
         "mean_sq_err": dm2,
+        "mean_error": m - m0,
         "trace": v,
         "sigma": math.sqrt(v),
         "trace_ratio": v / v0,
@@ -227,10 +230,11 @@ def test_metrics_ddim_against_scipy():
     S = A @ A.T + 0.2 * np.eye(3)
     m = MU3 + rng.normal(size=3)
     with jaxcollapse.x64():
-        got = {k: float(x) for k, x in Gaussian(m, S).metrics(Gaussian(MU3, SIGMA3)).items()}
+        got = {k: float(x) for k, x in Gaussian(m, S).metrics(Gaussian(MU3, SIGMA3), S0).items()}
     dm2 = float(np.sum((m - MU3) ** 2))
     want = {
         "mean_sq_err": dm2,
+        "mean_error": float(np.mean(m - MU3)),
         "trace": np.trace(S),
         "sigma": math.sqrt(np.trace(S)),
         "trace_ratio": np.trace(S) / np.trace(SIGMA3),
@@ -246,8 +250,8 @@ def test_metrics_ddim_against_scipy():
 def test_metrics_of_the_truth_itself():
     with jaxcollapse.x64():
         g = Gaussian(MU3, SIGMA3)
-        got = {k: float(x) for k, x in g.metrics(g).items()}
-    assert got["mean_sq_err"] == 0 and got["trace_ratio"] == 1
+        got = {k: float(x) for k, x in g.metrics(g, S0).items()}
+    assert got["mean_sq_err"] == 0 and got["mean_error"] == 0 and got["trace_ratio"] == 1
     assert got["log_det_ratio"] == pytest.approx(0, abs=1e-12)
     assert got["kl"] == pytest.approx(0, abs=1e-12)
     assert got["w2sq"] == pytest.approx(0, abs=1e-10)
@@ -274,7 +278,7 @@ def test_metrics_of_collapsed_models(dtype):
              0.75 + s * u @ u + np.trace(SIGMA3) - 2 * math.sqrt(s * u @ SIGMA3 @ u)),
         ]
         for model, truth, w2 in cases:
-            got = {k: float(x) for k, x in model.metrics(truth).items()}
+            got = {k: float(x) for k, x in model.metrics(truth, S0).items()}
             assert not any(math.isnan(x) for x in got.values()), got
             assert got["log_det_ratio"] == -math.inf
             assert got["kl"] == math.inf
@@ -296,7 +300,7 @@ def test_kl_of_an_ill_conditioned_model(dtype):
     with jaxcollapse.x64(dtype == "float64"):
         truth = Gaussian(MU3, SIGMA3)
         model = eqx.tree_at(lambda g: g.cov, truth, jnp.asarray(cov, truth.dtype))
-        kl = float(model.metrics(truth)["kl"])
+        kl = float(model.metrics(truth, S0)["kl"])
     assert not math.isnan(kl) and kl >= 0, kl
     if dtype == "float64":
         assert kl == pytest.approx(_kl(MU3, SIGMA3, MU3, cov), rel=1e-5)
@@ -311,7 +315,35 @@ def test_translate():
         assert t.estimator == "unbiased"
         np.testing.assert_array_equal(np.asarray(g.translate(2.0).mean), MU3 + 2.0)  # a scalar moves every axis
         np.testing.assert_array_equal(np.asarray(Gaussian(1.0, 2.0).translate(0.5).mean), [1.5])
-        assert float(t.metrics(g)["mean_sq_err"]) == 2.0
+        assert float(t.metrics(g, S0)["mean_sq_err"]) == 2.0
+        assert float(t.metrics(g, S0)["mean_error"]) == 0.0  # signed: +1, 0 and -1 average to 0
+
+
+def test_mean_error_is_signed():
+    with jaxcollapse.x64():
+        assert float(Gaussian(0.5).metrics(Gaussian(1.0), S0)["mean_error"]) == -0.5
+        assert float(Gaussian(1.0).metrics(Gaussian(0.5), S0)["mean_error"]) == 0.5
+        g = Gaussian(MU3, SIGMA3)  # d > 1: the average coordinate error
+        assert float(g.translate(np.array([1.0, 2.0, 6.0])).metrics(g, S0)["mean_error"]) == pytest.approx(3.0)
+
+
+def test_fresh_drift_lag_law_of_the_signed_error():
+    r"""Known variance, fresh real data, a truth drifting by v per generation: the model trails the truth,
+    $E(\mu_t - \mu^*_t) = -v (n_s/n_r)(1 - a^t)$, $\mathrm{Var} = (\sigma^2/N)(1 - a^{2t})/(1 - a^2)$
+    (`theory.gaussian.fresh_drift_mean_sq_err`'s derivation). z-test per generation, |z| < 4."""
+    n_r, n_s, v, chains, G = 20, 30, 0.3, 4000, 6
+    tr = jaxcollapse.simulate(jax.random.key(11), Gaussian(0.0, 1.0, estimator="mean"),
+                              jaxcollapse.regimes.fresh(n_r, n_s, drift=v), G, chains, metrics=["mean_error"])
+    big = n_r + n_s
+    a = n_s / big
+    t = np.arange(G + 1)
+    expect = -v * n_s / n_r * (1 - a**t)
+    var = (1.0 / big) * (1 - a ** (2 * t)) / (1 - a * a)
+    got = np.asarray(tr.mean("mean_error"), np.float64)
+    assert got[0] == 0.0
+    z = (got[1:] - expect[1:]) / np.sqrt(var[1:] / chains)
+    assert np.all(np.abs(z) < Z_BOUND), z
+    assert got[G] < -4 * np.sqrt(var[G] / chains)  # and the lag is there: the mean error is negative
 
 
 # --------------------------------------------------------------------------- sampling

@@ -20,10 +20,12 @@ from conftest import Z_BOUND
 import jaxcollapse
 from jaxcollapse import GaussianMixture, regimes, verify
 from jaxcollapse import theory as th
-from jaxcollapse._random import Stream
 from jaxcollapse.checks import mixture as checks
 from jaxcollapse.data import SampleStats
 from jaxcollapse.families.mixture import moment_matched
+from jaxcollapse.random import Stream
+
+S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream
 
 TRUTH = dict(weights=[0.4, 0.6], means=[[-2.0, 0.0], [2.0, 1.0]], covs=[[[1.0, 0.3], [0.3, 0.6]], [[0.5, -0.1],
                                                                                                    [-0.1, 0.8]]])
@@ -48,7 +50,7 @@ def test_em_matches_sklearn_from_the_same_start(covariance):
         if covariance == "diag":
             start = GaussianMixture(TRUTH["weights"], TRUTH["means"], np.array([[1.0, 0.6], [0.5, 0.8]]),
                                     covariance="diag", em_iters=500, tol=1e-12, reg=1e-6)
-        fit = eqx.filter_jit(lambda m, v: m.fit(m.stats(v)))(start, jnp.asarray(x))
+        fit = eqx.filter_jit(lambda m, v: m.fit(m.stats(v), S0))(start, jnp.asarray(x))
         covs0 = np.asarray(start.covs)
     prec = np.linalg.inv(covs0) if covariance == "full" else 1.0 / np.diagonal(covs0, axis1=1, axis2=2)
     sk = SkGMM(2, covariance_type=covariance, tol=1e-12, max_iter=5000, reg_covar=1e-6,
@@ -69,7 +71,7 @@ def test_weights_are_repetitions():
     rep = np.repeat(x, w.astype(int), axis=0)
     with jaxcollapse.x64():
         m = GaussianMixture(TRUTH["weights"], TRUTH["means"], TRUTH["covs"], em_iters=20, tol=0.0)
-        fit = eqx.filter_jit(lambda m, s: m.fit(s))
+        fit = eqx.filter_jit(lambda m, s: m.fit(s, S0))
         a = fit(m, SampleStats(jnp.sum(jnp.asarray(w)), jnp.asarray(x), jnp.asarray(w)))
         b = fit(m, m.stats(jnp.asarray(rep)))
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
@@ -81,7 +83,7 @@ def test_random_init_is_deterministic_from_the_stream():
     m = GaussianMixture(TRUTH["weights"], TRUTH["means"], TRUTH["covs"], init="random", em_iters=3, tol=0.0)
     st = m.stats(x)
     s1 = Stream.from_key(jax.random.key(1), 4)
-    fit = eqx.filter_jit(lambda m, st, s: m.fit(st, stream=s))
+    fit = eqx.filter_jit(lambda m, st, s: m.fit(st, s))
     a, b = fit(m, st, s1), fit(m, st, s1)
     c = fit(m, st, Stream.from_key(jax.random.key(1), 5))
     np.testing.assert_array_equal(np.asarray(a.means), np.asarray(b.means))
@@ -147,7 +149,7 @@ def test_expressivity_truth_of_another_size():
     one = moment_matched(truth)
     assert one.K == 1
     np.testing.assert_allclose(np.asarray(one.moments()[1]), np.asarray(truth.moments()[1]), rtol=1e-6)
-    mets = eqx.filter_jit(lambda a, b: a.metrics(b))(one, truth)
+    mets = eqx.filter_jit(lambda a, b: a.metrics(b, S0))(one, truth)
     assert float(mets["l2sq"]) > 1e-3 and float(mets["kl"]) > 0.05 and float(mets["spread"]) == pytest.approx(6.0)
 
 

@@ -26,7 +26,7 @@ from scipy import stats
 import jaxcollapse
 from jaxcollapse import _multinomial as M
 from jaxcollapse._multinomial import categorical_draws, default_capacity, monotone_cumsum, multinomial, normalized_cdf
-from jaxcollapse._random import Stream
+from jaxcollapse.random import Stream
 
 FAMILY_ALPHA = 1e-3
 GOF_TESTS = 5  # 3 enumerated GOF cases + the large-K Pearson test + the categorical_draws GOF

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from jaxcollapse import _multinomial as M
-from jaxcollapse import _random as R
-from jaxcollapse._random import Stream
+from jaxcollapse import random as R
+from jaxcollapse.random import Stream
 
 
 def _case(C: int, rows: int = 3, nq: int = 40):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,8 +20,11 @@ from conftest import Z_BOUND, assert_z, mean_z
 
 import jaxcollapse
 from jaxcollapse import datasets, regimes
-from jaxcollapse._random import Stream
-from jaxcollapse.families.neural import VAE, MLPRegressor, sine_target
+from jaxcollapse.families.mlp_regressor import MLPRegressor, sine_target
+from jaxcollapse.families.vae import VAE
+from jaxcollapse.random import Stream
+
+S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream
 
 G = 4  # generations of the shared engine runs
 N = 128  # samples per generation
@@ -125,11 +129,11 @@ def test_bad_data_and_regimes(no_run, typecheck_off):
         datasets.toy(jax.random.key(0), "spirals")
     m = VAE(jax.random.key(1), data)
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
-        m.fit_data(np.zeros((10, 3)))
+        m.fit_data(jax.random.key(0), np.zeros((10, 3)))
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         m.stats(np.zeros((10, 5)))
     with pytest.raises(ValueError, match="drift"):
-        jaxcollapse.simulate(jax.random.key(0), m, regimes.replace(8, drift=0.5), 2, 2, path="samples")
+        jaxcollapse.simulate(jax.random.key(0), m, regimes.replace(8, drift=np.ones(3)), 2, 2, path="samples")  # d = 2
     with pytest.raises(ValueError, match="path='samples'"):
         jaxcollapse.simulate(jax.random.key(0), m, regimes.replace(8), 2, 2)
     other = VAE(jax.random.key(1), datasets.digits(40))  # 64-D truth for a 2-D model
@@ -185,7 +189,7 @@ def test_vae_in_the_engine():
 def test_blocked_training_equals_the_plain_vmap(monkeypatch):
     """More networks than `TRAIN_BLOCK` on a CPU train in blocks (`lax.map` of `vmap`); the result is the
     plain `vmap`'s up to float32 rounding (batched kernels of other batch sizes round differently)."""
-    from jaxcollapse.families import neural
+    from jaxcollapse.families import _nets as neural
 
     data = datasets.toy(jax.random.key(0), "moons", 128)
     model = VAE(jax.random.key(1), data, latent=2, width=8, depth=2, steps=5, n_eval=16)
@@ -194,7 +198,7 @@ def test_blocked_training_equals_the_plain_vmap(monkeypatch):
     stats = jax.vmap(model.stats)(xs)
 
     def fitted(s):
-        m = model.fit(s)
+        m = model.fit(s, S0)
         return m.enc, m.dec, m.log_sigma, m.last_loss
 
     blocked_fn = jax.vmap(fitted)
@@ -236,20 +240,19 @@ def test_regressor_error_grows(mlp_run):
 
 # --------------------------------------------------------------------------- keys and the coverage yardstick
 
-def test_data_key_is_deterministic_and_data_dependent():
-    # the training key of a bare `fit` (no engine stream) is a hash of the data: same data, same key;
-    # one flipped bit in a row or a weight, another key
-    from jaxcollapse.families.neural import _data_key
-
-    seed = jax.random.key_data(jax.random.key(0))
-    x = jnp.asarray(np.random.default_rng(0).normal(size=(64, 2)), jnp.float32)
-    w = jnp.ones((64,), jnp.float32)
-    k = jax.jit(_data_key)
-    a = np.asarray(k(seed, x, w))
-    np.testing.assert_array_equal(a, np.asarray(k(seed, x, w)))
-    assert not np.array_equal(a, np.asarray(k(seed, x.at[17, 1].set(np.nextafter(x[17, 1], 10.0)), w)))
-    assert not np.array_equal(a, np.asarray(k(seed, x, w.at[3].set(0.0))))
-    assert not np.array_equal(a, np.asarray(k(seed, x[::-1], w)))  # order matters (rows are not a set here)
+def test_fit_keys_come_from_the_stream():
+    """`fit` draws every training key from its stream: the same stream, the same network bit for bit; another
+    stream (another chain), another network. `metrics` draws its model samples from its own stream."""
+    data = datasets.toy(jax.random.key(0), "moons", 64)
+    model = VAE(jax.random.key(1), data, latent=2, width=8, depth=1, steps=3, n_eval=32)
+    st = model.stats(model.sample(jax.random.key(2), 32))
+    fit = eqx.filter_jit(lambda m, s, c: m.fit(s, Stream.from_key(jax.random.key(3), c)))
+    a, b, c = fit(model, st, 0), fit(model, st, 0), fit(model, st, 1)
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    assert not np.array_equal(np.asarray(a.dec.weights[0]), np.asarray(c.dec.weights[0]))
+    met = eqx.filter_jit(lambda m, c: m.metrics(model, Stream.from_key(jax.random.key(4), c))["spread"])
+    assert float(met(a, 0)) == float(met(a, 0)) != float(met(a, 1))
 
 
 def test_coverage_of_the_truth_matches_the_finite_formula():
@@ -322,3 +325,42 @@ def test_cli_run_writes_outputs(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["config.toml", "paths.csv", "summary.csv", "table.txt"]
     paths = np.loadtxt(out / "paths.csv", delimiter=",", skiprows=1)
     assert paths.shape == (4, 4) and np.all(np.isfinite(paths)) and np.all(paths[:, 1:] > 0)
+
+
+# --------------------------------------------------------------------------- drifting truths (a shifting location)
+
+def test_vae_translate_shifts_the_data_and_the_reference():
+    data = datasets.toy(jax.random.key(0), "moons", 64)
+    m = VAE(jax.random.key(1), data, width=4, depth=1, steps=1, n_eval=64)
+    delta = np.array([0.5, -1.0], np.float32)
+    moved = m.translate(delta)
+    np.testing.assert_allclose(np.asarray(moved.sample(jax.random.key(2), 16)),
+                               np.asarray(m.sample(jax.random.key(2), 16)) + delta, rtol=1e-6, atol=1e-6)
+    met = eqx.filter_jit(lambda a, b: a.metrics(b, S0))
+    same, both, far = met(m, m), met(moved, moved), met(m, m.translate(np.array([10.0, 10.0])))
+    assert float(same["coverage"]) > 0.5  # data mode against itself
+    assert float(both["coverage"]) == pytest.approx(float(same["coverage"]), abs=1e-6)  # moved together
+    assert float(far["coverage"]) == 0.0 and float(far["precision"]) == 0.0  # the truth moved away
+
+
+def test_mlp_translate_shifts_the_target():
+    r = MLPRegressor(jax.random.key(0), width=4, depth=1, steps=1, n_grid=64)
+    moved = r.translate(0.25)
+    x = jnp.linspace(-1.0, 1.0, 9)[:, None]
+    np.testing.assert_allclose(np.asarray(moved.predict(x)), np.asarray(sine_target(x - 0.25)), rtol=1e-6, atol=1e-6)
+    g = np.asarray(r.grid_x, np.float64)
+    expect = np.mean((np.sin(np.pi * g[:, 0]) - np.sin(np.pi * (g[:, 0] - 0.25))) ** 2)
+    assert float(r.metrics(moved, S0)["test_mse"]) == pytest.approx(expect, rel=1e-4)
+    assert float(r.metrics(r, S0)["test_mse"]) == 0.0
+
+
+def test_neural_drift_runs_in_the_engine():
+    data = datasets.toy(jax.random.key(0), "moons", 64)
+    vae = VAE(jax.random.key(1), data, width=4, depth=1, steps=2, n_eval=32)
+    tr = jaxcollapse.simulate(jax.random.key(2), vae, regimes.fresh(16, 16, drift=0.5), 2, 2, path="samples",
+                              metrics=["coverage", "spread"], record_paths=True, quantiles=())
+    assert np.all(np.isfinite(_paths(tr, "spread")))
+    mlp = MLPRegressor(jax.random.key(3), width=4, depth=1, steps=2, n_grid=16)
+    tr = jaxcollapse.simulate(jax.random.key(4), mlp, regimes.replace(16, drift=0.5), 2, 2, path="samples",
+                              metrics=["test_mse"], record_paths=True, quantiles=())
+    assert np.all(_paths(tr, "test_mse")[1:] > 0)  # the target moved away from the fits

@@ -24,7 +24,10 @@ import jaxcollapse as jc
 from jaxcollapse import regimes as rg
 from jaxcollapse import theory as th
 from jaxcollapse.families.ngram import Bigram, BigramStats, limit_distribution
+from jaxcollapse.random import Stream
 from jaxcollapse.theory import markov as mk
+
+S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream; the families tested here ignore it
 
 FAMILY_ALPHA = 1e-3
 N_GOF = 2
@@ -93,7 +96,7 @@ def test_bad_runs_fail_before_compiling(no_run):
     with pytest.raises(ValueError, match="path='samples'"):
         jc.simulate(jax.random.key(0), b, rg.replace(5), 3, 4)  # the default exact path
     with pytest.raises(ValueError, match="drift"):
-        jc.simulate(jax.random.key(0), b, rg.replace(5, drift=0.1), 3, 4, path="samples")
+        jc.simulate(jax.random.key(0), b, rg.replace(5, drift=np.ones(2)), 3, 4, path="samples")  # V = 3
     with pytest.raises(ValueError, match="temperature"):
         rg.replace(5, temperature=0.0)
     with pytest.raises(ValueError, match="sample size"):
@@ -101,7 +104,7 @@ def test_bad_runs_fail_before_compiling(no_run):
     with pytest.raises(ValueError, match="mismatched"):
         jc.simulate(jax.random.key(0), b, rg.replace(5), 3, 4, path="samples", truth=Bigram(P3, MU3, length=4))
     with pytest.raises(ValueError, match="exact statistics"):
-        b.sample_stats(jc._random.Stream.from_key(jax.random.key(0)), 5, 1.0)
+        b.sample_stats(jc.random.Stream.from_key(jax.random.key(0)), 5, 1.0)
 
 
 # --------------------------------------------------------------------------- the sampler
@@ -118,7 +121,7 @@ def test_sampler_law_of_sequences():
 def test_sampler_law_at_temperature():
     tau = 0.6
     b = Bigram(P3, MU3, length=3)
-    stream = jc._random.Stream.from_key(jax.random.key(4))
+    stream = jc.random.Stream.from_key(jax.random.key(4))
     x = np.asarray(eqx.filter_jit(b.draw_samples)(stream, 60_000, jnp.asarray(tau, b.dtype)))
     p, counts, probs = _gof_pvalue(x, np.asarray(mk.tempered(P3, tau)), np.asarray(mk.tempered(MU3, tau)))
     assert np.all(counts[probs == 0] == 0)
@@ -138,7 +141,7 @@ def test_gof_rejects_a_wrong_law():
 def test_chain_streams_are_independent_of_batch():
     b = Bigram(P3, MU3, length=5)
     key = jax.random.key_data(jax.random.key(9))
-    one = lambda c: b.draw_samples(jc._random.Stream(key, c), 7, jnp.ones((), b.dtype))
+    one = lambda c: b.draw_samples(jc.random.Stream(key, c), 7, jnp.ones((), b.dtype))
     batched = jax.jit(jax.vmap(one))(jnp.arange(6, dtype=jnp.uint32))
     np.testing.assert_array_equal(np.asarray(batched[4]), np.asarray(jax.jit(one)(jnp.asarray(4, jnp.uint32))))
 
@@ -159,18 +162,18 @@ def test_stats_and_fit():
     both = st.combine(st.scale(0.5))
     np.testing.assert_allclose(np.asarray(both.transitions), 1.5 * C)
     # MLE: visited rows are C / N; row 2 is visited (2 -> 2) once; all visited here
-    fit = b.fit(st)
+    fit = b.fit(st, S0)
     np.testing.assert_allclose(np.asarray(fit.transition), C / C.sum(1, keepdims=True), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(fit.initial), [1, 0, 0])
     # a row never visited keeps its previous value (alpha = 0) or becomes uniform (alpha > 0)
     st1 = b.stats(x[:1, :2])  # only the bigram 0 -> 1
-    kept = b.fit(st1)
+    kept = b.fit(st1, S0)
     np.testing.assert_allclose(np.asarray(kept.transition[1:]), P3[1:], rtol=1e-6)
     np.testing.assert_allclose(np.asarray(kept.transition[0]), [0, 1, 0])
-    smooth = Bigram(P3, MU3, length=4, smoothing=0.5).fit(st1)
+    smooth = Bigram(P3, MU3, length=4, smoothing=0.5).fit(st1, S0)
     np.testing.assert_allclose(np.asarray(smooth.transition[2]), [1 / 3] * 3, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(smooth.transition[0]), [0.5 / 2.5, 1.5 / 2.5, 0.5 / 2.5], rtol=1e-6)
-    fixed = Bigram(P3, MU3, length=4, refit_initial=False).fit(st)
+    fixed = Bigram(P3, MU3, length=4, refit_initial=False).fit(st, S0)
     np.testing.assert_allclose(np.asarray(fixed.initial), MU3, rtol=1e-6)
     assert isinstance(st, BigramStats)
 
@@ -179,7 +182,7 @@ def test_stats_and_fit():
 def test_metrics_at_the_truth_and_after_collapse():
     with jc.x64():
         b = Bigram.zipf(jax.random.key(0), 6, support=3)
-        metrics = eqx.filter_jit(lambda model, truth: model.metrics(truth))
+        metrics = eqx.filter_jit(lambda model, truth: model.metrics(truth, S0))
         m = metrics(b, b)
         P = b.transition
         assert float(m["kl_rate"]) == 0.0 and float(m["mass_lost"]) == 0.0
@@ -378,3 +381,27 @@ def test_cli_run_and_config_roundtrip(tmp_path, capsys):
     assert rc == 0
     again = np.load(tmp_path / "again" / "results.npz")
     np.testing.assert_array_equal(again["replace/mean/mass_lost"], res["replace/mean/mass_lost"])
+
+
+# --------------------------------------------------------------------------- a drifting truth (moving logits)
+def test_translate_moves_every_row_and_keeps_the_support():
+    with jc.x64():
+        b = Bigram(P3, MU3, length=4)
+        v = np.array([0.5, -0.2, 0.1])
+        t = b.translate(v)
+        P = P3 * np.exp(v)[None, :]
+        np.testing.assert_allclose(np.asarray(t.transition), P / P.sum(1, keepdims=True), rtol=1e-12)
+        mu = MU3 * np.exp(v)
+        np.testing.assert_allclose(np.asarray(t.initial), mu / mu.sum(), rtol=1e-12)
+        s = b.translate(0.3)  # a scalar tilts toward the later tokens
+        P = P3 * np.exp(0.3 * np.arange(3))[None, :]
+        np.testing.assert_allclose(np.asarray(s.transition), P / P.sum(1, keepdims=True), rtol=1e-12)
+        assert np.all((np.asarray(t.transition) > 0) == (P3 > 0))
+
+
+def test_log_prob_of_sequences():
+    with jc.x64():
+        b = Bigram(P3, MU3, length=3)
+        x = np.array([[0, 1, 2], [2, 0, 0], [0, 2, 0]], float)
+        expect = [np.log(0.7 * 0.5 * 0.5), np.log(0.3 * 0.6 * 0.5), -np.inf]
+        np.testing.assert_allclose(np.asarray(b.log_prob(x)), expect, rtol=1e-12)

@@ -14,14 +14,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_z
+from conftest import Z_BOUND, assert_z
 from scipy import stats
 
 import jaxcollapse
 from jaxcollapse import regimes
 from jaxcollapse import theory as th
-from jaxcollapse._random import Stream
 from jaxcollapse.families.poisson import Poisson, PoissonStats
+from jaxcollapse.random import Stream
+
+S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream; the families tested here ignore it
 
 FAMILY_ALPHA = 1e-3
 
@@ -50,7 +52,7 @@ def test_bad_rate(rate, match, typecheck_off):
 
 
 @pytest.mark.parametrize("rg, match", [(lambda: regimes.replace(5, temperature=1.5), "temperature"),
-                                       (lambda: regimes.replace(5, drift=0.2), "drift")])
+                                       (lambda: regimes.replace(5, drift=np.ones(2)), "drift")])
 def test_bad_regime_before_compiling(rg, match, no_run):
     with pytest.raises(ValueError, match=match):
         jaxcollapse.simulate(jax.random.key(0), Poisson(1.0), rg(), 3, 4)
@@ -60,11 +62,11 @@ def test_stats_fit_and_extinct_metrics():
     m = Poisson(2.0)
     s = m.stats(jnp.asarray([1.0, 3.0, 5.0]), mask=jnp.asarray([True, True, False]))
     assert float(s.count) == 2 and float(s.total) == 4
-    assert float(m.fit(s).rate) == 2.0
+    assert float(m.fit(s, S0).rate) == 2.0
     both = s.combine(s.scale(jnp.asarray(0.5)))
     assert isinstance(both, PoissonStats) and float(both.count) == 3 and float(both.total) == 6
-    dead = m.fit(PoissonStats(jnp.asarray(4.0), jnp.asarray(0.0)))
-    met = {k: float(v) for k, v in dead.metrics(m).items()}
+    dead = m.fit(PoissonStats(jnp.asarray(4.0), jnp.asarray(0.0)), S0)
+    met = {k: float(v) for k, v in dead.metrics(m, S0).items()}
     assert met["extinct"] == 1 and met["rate"] == 0 and met["kl"] == math.inf and met["log_rate_ratio"] == -math.inf
     assert not any(math.isnan(v) for v in met.values())
 
@@ -104,3 +106,36 @@ def test_extinction_theory_identities():
     assert np.all(np.diff(p) > 0) and p[-1] > 0.99
     surv = 1 - float(th.poisson_extinction_probability(2000, 5, 0.4)[0])
     assert surv == pytest.approx(float(th.poisson_survival_asymptotic(2000, 5, 0.4)), rel=0.02)
+
+
+def test_log_prob_matches_scipy():
+    x = np.array([0.0, 1.0, 4.0, 9.0])
+    with jaxcollapse.x64():
+        np.testing.assert_allclose(np.asarray(Poisson(2.5).log_prob(x)), stats.poisson(2.5).logpmf(x), rtol=1e-12)
+        dead = Poisson(2.5).fit(PoissonStats(jnp.asarray(3.0), jnp.asarray(0.0)), S0)
+        np.testing.assert_array_equal(np.asarray(dead.log_prob(x)), [0.0, -np.inf, -np.inf, -np.inf])
+
+
+# --------------------------------------------------------------------------- a drifting truth (moving log-rate)
+def test_translate_moves_the_log_rate():
+    with jaxcollapse.x64():
+        assert float(Poisson(2.0).translate(0.5).rate) == pytest.approx(2.0 * math.exp(0.5), rel=1e-14)
+        assert float(Poisson(2.0).translate(np.array([-0.5])).rate) == pytest.approx(2.0 * math.exp(-0.5), rel=1e-14)
+
+
+def test_fresh_drift_rate_law():
+    """Fresh real data, log-rate drifting by v: $E\\lambda_t = \\lambda_0[a^t + (1-a)e^v(e^{vt} - a^t)/(e^v - a)]$
+    (the module docstring's derivation); also the signed `rate_error`. z-tests per generation, |z| < 4."""
+    n_r, n_s, v, lam0, chains, G = 10, 30, 0.1, 3.0, 4000, 5
+    tr = jaxcollapse.simulate(jax.random.key(9), Poisson(lam0), regimes.fresh(n_r, n_s, drift=v), G, chains,
+                              metrics=["rate", "rate_error"], record_paths=True)
+    a = n_s / (n_r + n_s)
+    t = np.arange(G + 1)
+    g = math.exp(v)
+    expect = lam0 * (a**t + (1 - a) * g * (g**t - a**t) / (g - a))
+    rate = np.asarray(tr.paths["rate"], np.float64)
+    z = (rate.mean(1)[1:] - expect[1:]) / (rate.std(1, ddof=1)[1:] / math.sqrt(chains))
+    assert np.all(np.abs(z) < Z_BOUND), z
+    err = np.asarray(tr.paths["rate_error"], np.float64)
+    np.testing.assert_allclose(err, rate - lam0 * np.exp(v * t)[:, None], rtol=1e-5, atol=1e-5)
+    assert err.mean(1)[G] < -4 * err.std(1, ddof=1)[G] / math.sqrt(chains)  # the model trails the rising truth

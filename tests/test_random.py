@@ -1,4 +1,4 @@
-"""The counter-based streams and the exact samplers of `jaxcollapse._random`.
+"""The counter-based streams and the exact samplers of `jaxcollapse.random`.
 
 Only the public surface is used (`Stream`, `uniform`, `normal`, `gamma`, `chisquare`,
 `uniform_from_bits`, `normal_from_bits`), except in
@@ -25,7 +25,7 @@ import scipy.stats as ss
 from conftest import assert_z, mean_z, var_z
 
 import jaxcollapse
-from jaxcollapse import _random as R
+from jaxcollapse import random as R
 
 GAMMA_SHAPES = (0.3, 0.5, 1.0, 1.5, 2.5, 10.0, 49.5, 4999.5)
 DTYPES = ("float32", "float64")
@@ -133,8 +133,7 @@ def test_gamma_zero_shape_is_zero(gamma_draws):
 
 def test_gamma_fallback_loop_is_exact(monkeypatch):
     """White box: with a single batched proposal ~5% of lanes use the fallback loop; still exact."""
-    if not hasattr(R, "_PROPOSALS"):
-        pytest.skip("jaxcollapse._random no longer has _PROPOSALS: update this test to force the fallback")
+    assert hasattr(R, "_PROPOSALS"), "jaxcollapse.random no longer has _PROPOSALS: update this test"
     monkeypatch.setattr(R, "_PROPOSALS", 1)
     x = _draw(lambda s: R.gamma(s, jnp.asarray(FALLBACK_SHAPES * 8), "float32"), "float32", N_DRAWS, seed=31)
     x = x.reshape(N_DRAWS * 8, len(FALLBACK_SHAPES))
@@ -267,3 +266,16 @@ def test_samplers_jit_matches_eager():
         np.testing.assert_array_equal(np.asarray(jitted[1]), np.asarray(eager[1]))
         for j, e in zip(jitted[2:], eager[2:], strict=True):
             np.testing.assert_allclose(np.asarray(j), np.asarray(e), rtol=1e-6, atol=0)
+
+
+def test_stream_is_public_and_salts_are_named():
+    """`jc.Stream` is `jaxcollapse.random.Stream`; the salts the engine forks from one chain's stream differ."""
+    assert jaxcollapse.Stream is R.Stream
+    engine = [R.SALT_SAMPLES, R.SALT_REAL, R.SALT_SUBSAMPLE, R.SALT_INIT_REAL, R.SALT_FIT, R.SALT_CURATE,
+              R.SALT_METRICS]
+    assert len(set(engine)) == len(engine)
+    sampler = [R.SALT_MEAN, R.SALT_SCATTER, R.SALT_SCATTER_OFFDIAG, R.SALT_GAMMA]
+    assert len(set(sampler)) == len(sampler)
+    rows = [R.SALT_DESIGN, R.SALT_NOISE, R.SALT_RESID]
+    assert len(set(rows)) == len(rows) and R.SALT_PICK != R.SALT_JITTER
+    assert len({R.SALT_LATENT, R.SALT_DECODER_NOISE, R.SALT_DATA}) == 3

@@ -78,6 +78,13 @@ def test_synthetic_count_and_sizes():
         assert float(r.synthetic_count(4)) == syn
         assert r.min_train_size(10) == n_real + syn
         assert r.synthetic_capacity(10) == n_real
+    # a synthetic-to-real ratio above 1 (Bertrand et al.'s stability threshold can lie there): more capacity
+    for n_real, lam, syn in ((10, 2.5, 25), (8, 1.5, 12), (3, 4.0, 12)):
+        r = regimes.augment(n_real, lam)
+        assert float(r.synthetic_count(2)) == syn
+        assert r.synthetic_capacity(10) == syn
+        assert r.min_train_size(10) == n_real + syn
+    assert jax.jit(lambda lam: regimes.augment(10, lam).synthetic_capacity(3))(jnp.asarray(2.0)) is None
     assert regimes.replace(regimes.linear(4, 2)).synthetic_capacity(5) == 12
     assert regimes.replace(regimes.linear(4, 2)).min_train_size(5) == 4
     assert regimes.fresh(3, 5).min_train_size() == 8
@@ -100,9 +107,9 @@ def test_traced_knobs_are_leaves():
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: regimes.augment(10, 1.5), "lambda must lie in"),
-        (lambda: regimes.augment(10, -0.1), "lambda must lie in"),
-        (lambda: regimes.augment(10, np.nan), "lambda must lie in"),
+        (lambda: regimes.augment(10, -0.1), "lambda .* must be a finite number >= 0"),
+        (lambda: regimes.augment(10, np.nan), "lambda .* must be a finite number >= 0"),
+        (lambda: regimes.augment(10, np.inf), "lambda .* must be a finite number >= 0"),
         (lambda: regimes.weighted(10, 10, 1.2), "w must lie in"),
         (lambda: regimes.weighted(10, 10, -0.5), "w must lie in"),
         (lambda: regimes.replace(10, temperature=0.0), "tau must be > 0"),
@@ -198,6 +205,7 @@ def _check_augment(path):
     _check_pool("augment", path, 6 / 8, lam=0.3)  # round(1.8) = 2
     _check_pool("augment", path, 1 / 2, lam=1.0)
     _check_pool("augment", path, 1.0, lam=0.0)  # no synthetic data at all: the real set alone
+    _check_pool("augment", path, 6 / 18, lam=2.0)  # a ratio above 1: 12 synthetic next to 6 real
 
 
 def _check_fresh(path):
@@ -251,6 +259,11 @@ CHECKS = {
     "fresh": _check_fresh,
     "weighted": _check_weighted,
 }
+
+
+def test_weighted_default_real_is_fixed_and_documented():
+    assert regimes.weighted(4, 6, 0.3).real == "fixed"
+    assert 'defaults to ``"fixed"``' in regimes.weighted.__doc__ and 'real="fresh"' in regimes.weighted.__doc__
 
 
 def test_weighted_with_fresh_real_data_runs():

@@ -22,9 +22,11 @@ from conftest import Z_BOUND, assert_z, mean_z
 
 import jaxcollapse
 from jaxcollapse import regimes
-from jaxcollapse._random import Stream
 from jaxcollapse.families.regression import Regression, downstream_risk, ridge_solve
+from jaxcollapse.random import Stream
 from jaxcollapse.theory import regression as th
+
+S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream; the families tested here ignore it
 
 SIGMA3 = np.array([[1.0, 0.3, 0.0], [0.3, 0.8, -0.2], [0.0, -0.2, 1.5]])
 W3 = np.array([1.0, -0.5, 2.0])
@@ -145,7 +147,7 @@ def test_fit_and_describe():
 def test_metrics_values_and_collapsed_states():
     truth = Regression(W3, SIGMA3, noise=0.5)
     m = truth.with_w(W3 + np.array([0.1, 0.0, -0.2]))
-    met = {k: float(v) for k, v in m.metrics(truth).items()}
+    met = {k: float(v) for k, v in m.metrics(truth, S0).items()}
     e = np.array([0.1, 0.0, -0.2])
     assert met["excess_risk"] == pytest.approx(e @ SIGMA3 @ e, rel=1e-5)
     assert met["r2"] == pytest.approx(1 - (e @ SIGMA3 @ e) / (W3 @ SIGMA3 @ W3), rel=1e-5)
@@ -154,14 +156,14 @@ def test_metrics_values_and_collapsed_states():
     assert met["mutual_info"] == pytest.approx(0.5 * np.log1p(w @ SIGMA3 @ w / 0.25), rel=1e-5)
     # collapsed: w = 0 (the over-parameterized noise-free limit), noise-free labels, w* = 0
     zero = truth.with_w(np.zeros(3))
-    mz = {k: float(v) for k, v in zero.metrics(truth).items()}
+    mz = {k: float(v) for k, v in zero.metrics(truth, S0).items()}
     assert mz["w_norm"] == 0 and mz["mutual_info"] == 0 and mz["r2"] == pytest.approx(0.0, abs=1e-6)
     nf = Regression(W3, SIGMA3, noise=0.0)
-    assert float(nf.metrics(nf)["mutual_info"]) == math.inf
-    assert float(nf.with_w(np.zeros(3)).metrics(nf)["mutual_info"]) == 0.0
+    assert float(nf.metrics(nf, S0)["mutual_info"]) == math.inf
+    assert float(nf.with_w(np.zeros(3)).metrics(nf, S0)["mutual_info"]) == 0.0
     t0 = Regression(np.zeros(3), SIGMA3, noise=0.0)
-    assert float(t0.metrics(t0)["r2"]) == 1.0 and float(nf.metrics(t0)["r2"]) == -math.inf
-    for v in [*mz.values(), *m.metrics(t0).values()]:
+    assert float(t0.metrics(t0, S0)["r2"]) == 1.0 and float(nf.metrics(t0, S0)["r2"]) == -math.inf
+    for v in [*mz.values(), *m.metrics(t0, S0).values()]:
         assert not math.isnan(float(v))
 
 

@@ -5,7 +5,7 @@ import jax.extend.random as jex_random
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcollapse import _random as R
+from jaxcollapse import random as R
 
 
 def test_threefry_matches_jax_primitive():

@@ -173,7 +173,7 @@ def _kde_scott_replace(key, scale):
     kde = KDE(kde_start(), "scott", eval_size=8)
     traj = _sim(key, kde, regimes.replace(_K_N), _K_G, _chains(8000, scale), ("spread", "mean_sq_err"),
                 path="samples")
-    spread0 = float(kde.metrics(kde)["spread"])
+    spread0 = float(np.trace(np.asarray(kde.moments()[1])))  # the `spread` metric of generation 0
     return _means(name, traj, "spread", _S_TS, np.asarray(th.kde_scott_spread(jnp.asarray(_S_TS), _K_N, 1, spread0)))
 
 

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import datasets
-from .._random import Stream
-from ..families.neural import KNN_K, VAE
+from ..families.vae import KNN_K, VAE
+from ..random import Stream
 from ..theory import neural as th
 from ..verify import _chains, _keys, compare_z, register
 
@@ -45,8 +45,8 @@ def _draw_refs(base: VAE, raw, replicates: int):
 @eqx.filter_jit
 def _coverage(base: VAE, xs, labels, radii, fake_keys):
     def one(x, lab, r, k):
-        m = eqx.tree_at(lambda m: (m.ref, m.ref_labels, m.ref_radius, m.key), base, (x, lab, r, k))
-        return m.metrics(m)["coverage"]
+        m = eqx.tree_at(lambda m: (m.ref, m.ref_labels, m.ref_radius), base, (x, lab, r))
+        return m.metrics(m, Stream(k, jnp.zeros((), jnp.uint32)))["coverage"]
     return jax.vmap(one)(xs, labels, radii, fake_keys)
 
 

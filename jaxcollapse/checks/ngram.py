@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _random as R
+from .. import random as R
 from .. import regimes
 from ..families.ngram import Bigram
 from ..theory import markov as mk

@@ -1,6 +1,8 @@
 """Model families: one file per family."""
 
 from ._base import AbstractFamily as AbstractFamily
+from ._base import AbstractMomentFamily as AbstractMomentFamily
+from ._base import AbstractSampleFamily as AbstractSampleFamily
 from ._base import AbstractStats as AbstractStats
 from .categorical import Categorical as Categorical
 from .categorical import CategoricalStats as CategoricalStats
@@ -8,8 +10,7 @@ from .gaussian import Gaussian as Gaussian
 from .gaussian import GaussianStats as GaussianStats
 from .kde import KDE as KDE
 from .mixture import GaussianMixture as GaussianMixture
-from .neural import VAE as VAE
-from .neural import MLPRegressor as MLPRegressor
+from .mlp_regressor import MLPRegressor as MLPRegressor
 from .ngram import Bigram as Bigram
 from .ngram import BigramStats as BigramStats
 from .poisson import Poisson as Poisson
@@ -17,3 +18,4 @@ from .poisson import PoissonStats as PoissonStats
 from .regression import Regression as Regression
 from .regression import RegressionStats as RegressionStats
 from .regression import downstream_risk as downstream_risk
+from .vae import VAE as VAE

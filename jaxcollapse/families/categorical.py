@@ -17,6 +17,15 @@ additive (Dirichlet($\alpha$) posterior-mean) smoothing, which keeps every categ
 (the regime's), $q \propto p^{1/\tau}$; `top_k` (keep the $k$ most probable categories, ties broken
 by index); `top_p` (keep the smallest set of most probable categories whose mass reaches `top_p`,
 the nucleus of Holtzman et al. 2020); then renormalized.
+
+**Drift** (a moving logit): `translate(delta)` multiplies $p_i$ by $e^{\delta_i}$ and renormalizes, with
+$\delta_i = \delta\,i$ ($i = 0..K-1$, a tilt toward the later categories) for a scalar $\delta$ or the given
+vector of length $K$. A category of probability 0 stays at 0. Under ``fresh`` real data ($n_r$ draws of the
+current truth pooled with $n_s$ synthetic draws, $\alpha = 0$, $\tau = 1$) the fit is the pooled frequency,
+so $E\,p_t = a\,E\,p_{t-1} + (1 - a)\,p^*_t$ with $a = n_s/(n_r + n_s)$: derived here from
+$E[N_{\rm syn} \mid p_{t-1}] = n_s p_{t-1}$ and $E N_{\rm real} = n_r p^*_t$. Hence
+$E\,p_t = a^t p_0 + (1 - a)\sum_{s=1}^t a^{t-s} p^*_s$ exactly, the Gaussian mean's lag law
+(`theory.gaussian.fresh_drift_mean_sq_err`) for each category's probability.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from .._multinomial import (
     monotone_cumsum,
     multinomial_cumulative,
 )
-from .._random import Stream
+from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
 
 __all__ = ["Categorical", "CategoricalStats", "wordfreq_distribution", "zipf_probabilities"]
@@ -115,7 +124,10 @@ class Categorical(AbstractFamily):
     Metrics against a truth $p^*$: ``entropy`` $-\sum p_i\ln p_i$ (nats); ``gini_simpson``
     $1 - \sum p_i^2$ (the heterozygosity); ``surviving`` $\#\{i : p_i > 0\}$; ``tail_mass_lost``
     $\sum_{i : p_i = 0} p^*_i$; ``kl`` $\mathrm{KL}(p^* \| p)$ ($+\infty$ once a category of the truth is
-    lost); ``tv`` $\frac12\sum|p_i - p^*_i|$; ``max_prob`` $\max_i p_i$.
+    lost); ``tv`` $\frac12\sum|p_i - p^*_i|$; ``max_prob`` $\max_i p_i$; ``lost``
+    $\#\{i : p^*_i > 0,\ p_i = 0\}$, the number of the truth's categories the model has lost (per category:
+    `lost_categories`; with ``tail_mass_lost``, the mass they carried); ``absorbed`` $1\{\max_i p_i = 1\}$,
+    whether the chain has reached the Wright–Fisher absorbing state (one category holds all the mass).
     """
 
     p: Float[Array, " K"]
@@ -126,9 +138,11 @@ class Categorical(AbstractFamily):
     capacity: int = eqx.field(static=True)
 
     metric_names: ClassVar[tuple[str, ...]] = (
-        "entropy", "gini_simpson", "surviving", "tail_mass_lost", "kl", "tv", "max_prob",
+        "entropy", "gini_simpson", "surviving", "tail_mass_lost", "kl", "tv", "max_prob", "lost", "absorbed",
     )
     has_exact_stats: ClassVar[bool] = True
+    supports_drift: ClassVar[bool] = True
+    has_log_prob: ClassVar[bool] = True
 
     def __init__(self, p, *, alpha=0.0, top_k: int | None = None, top_p: float | int | None = None,
                  capacity: int | None = None):
@@ -206,9 +220,31 @@ class Categorical(AbstractFamily):
     def dtype(self):
         return self.p.dtype
 
+    def sizes(self) -> dict[str, tuple[int, str]]:
+        return {"K": (self.K, "categories")}
+
     def translate(self, delta) -> Categorical:
-        """A categorical truth does not drift (`check_regime` refuses a nonzero drift)."""
-        return self
+        r"""The logits moved by `delta`: $p_i \propto p_i e^{\delta_i}$, $\delta_i = \delta\,i$ for a scalar
+        $\delta$, else the vector `delta` (length $K$). Zeros stay 0; `delta = 0` returns $p$ bit for bit."""
+        delta = jnp.asarray(delta, self.dtype)
+        if delta.ndim == 0:
+            delta = delta * jnp.arange(self.K, dtype=self.dtype)
+        delta = jnp.broadcast_to(delta, (self.K,))
+        w = self.p * jnp.exp(delta - jnp.max(delta))
+        moved = jnp.any(delta != 0)
+        p = jnp.where(moved, w / jnp.sum(w), self.p)
+        cdf = jnp.where(moved, monotone_cumsum(p), self.cdf)
+        return eqx.tree_at(lambda m: (m.p, m.cdf), self, (p, cdf))
+
+    def log_prob(self, x: Float[ArrayLike, " n"]) -> Float[Array, " n"]:
+        r"""$\log p_{x_i}$ for category indices `x` ($-\infty$ for a category of probability 0)."""
+        p = self.p
+        logp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), -jnp.inf)
+        return logp[jnp.clip(jnp.asarray(x).reshape(-1).astype(jnp.int32), 0, self.K - 1)]
+
+    def lost_categories(self, truth: Categorical) -> Bool[Array, " K"]:
+        """Per category: whether the truth gives it mass and the model has lost it ($p^*_i > 0 = p_i$)."""
+        return (truth.p > 0) & ~(self.p > 0)
 
     def empty_stats(self) -> CategoricalStats:
         return CategoricalStats(jnp.zeros((), self.dtype), jnp.zeros((self.K,), self.dtype),
@@ -244,10 +280,6 @@ class Categorical(AbstractFamily):
         return q
 
     # --------------------------------------------------------------- sampling
-    def sample(self, key, n: int) -> Float[Array, " n"]:
-        """`n` category indices (as floats), from a `jax.random.key`."""
-        return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
-
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, " n"]:
         return categorical_draws(stream, n, self._sampling_weights(temperature))
 
@@ -275,10 +307,11 @@ class Categorical(AbstractFamily):
         return CategoricalStats(jnp.sum(w), counts, monotone_cumsum(counts))
 
     # --------------------------------------------------------------- fitting
-    def fit(self, stats: CategoricalStats) -> Categorical:
+    def fit(self, stats: CategoricalStats, stream: Stream) -> Categorical:
         r"""$\hat p_i = (N_i + \alpha)/(\sum_j N_j + K\alpha)$, and its cumulative sums from the statistics'
         running sums, $(N_1 + \dots + N_i + i\alpha)/(\sum_j N_j + K\alpha)$: scaling by one positive
-        number keeps them nondecreasing and flat where $\hat p_i = 0$, as exact sampling needs."""
+        number keeps them nondecreasing and flat where $\hat p_i = 0$, as exact sampling needs. No randomness:
+        `stream` is unused."""
         a = self.alpha
         total = stats.count + self.K * a
         ok = total > 0
@@ -291,7 +324,7 @@ class Categorical(AbstractFamily):
         return eqx.tree_at(lambda m: (m.p, m.cdf), self, (p, cdf))
 
     # --------------------------------------------------------------- metrics
-    def metrics(self, truth: Categorical) -> dict[str, Float[Array, ""]]:
+    def metrics(self, truth: Categorical, stream: Stream) -> dict[str, Float[Array, ""]]:
         p, p0 = self.p, truth.p
         alive = p > 0
         lost = (p0 > 0) & ~alive
@@ -304,10 +337,7 @@ class Categorical(AbstractFamily):
             "kl": jnp.maximum(kl, 0.0),
             "tv": 0.5 * jnp.sum(jnp.abs(p - p0)),
             "max_prob": jnp.max(p),
+            "lost": jnp.sum(lost).astype(self.dtype),
+            "absorbed": (jnp.max(p) >= 1.0).astype(self.dtype),
         }
 
-    # --------------------------------------------------------------- checks
-    def check_regime(self, regime, generations: int) -> None:
-        drift = regime.drift
-        if not isinstance(drift, jax.core.Tracer) and np.any(np.asarray(drift) != 0):
-            raise ValueError("a categorical truth cannot drift: use drift = 0")

@@ -20,9 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
-from .. import _random as R
-from .._random import Stream
-from ._base import AbstractFamily, AbstractStats
+from .. import random as R
+from .._linalg import as_cov, chol_psd, forward_substitution, log_normal_rows, sqrt_psd
+from ..random import Stream
+from ._base import AbstractMomentFamily, AbstractStats
 
 ESTIMATORS = ("mle", "unbiased", "mean")
 
@@ -51,67 +52,12 @@ class GaussianStats(AbstractStats):
         return GaussianStats(self.count * c, self.mean, self.scatter * c)
 
 
-def _sqrt_psd(a: Float[Array, "d d"]) -> Float[Array, "d d"]:
-    """Symmetric square root of a positive semi-definite matrix (exact at singular ones)."""
-    if a.shape[-1] == 1:
-        return jnp.sqrt(jnp.maximum(a, 0.0))
-    w, v = jnp.linalg.eigh(a)
-    return (v * jnp.sqrt(jnp.maximum(w, 0.0))[None, :]) @ v.T
+# theory/mixture.py imports `_chol_psd` and `_forward_substitution` from here until it imports `_linalg`
+_chol_psd = chol_psd
+_forward_substitution = forward_substitution
 
 
-def _chol_psd(a: Float[Array, "d d"]) -> Float[Array, "d d"]:
-    r"""A lower-triangular $L$ with $L L^\top = A$ for positive *semi*-definite $A$.
-
-    Unrolled Cholesky in elementwise ops (a batched LAPACK call per chain is far slower for the
-    small $d$ of these models). A pivot below a relative tolerance is a zero direction: its
-    column is set to 0, so a collapsed (singular) covariance gives a finite factor. Any $L$ with
-    $LL^\top = \Sigma$ gives the same Gaussian and Wishart laws, so samplers may use it.
-    """
-    d = a.shape[-1]
-    if d == 1:
-        return jnp.sqrt(jnp.maximum(a, 0.0))
-    tol = 16 * d * jnp.finfo(a.dtype).eps * jnp.max(jnp.abs(jnp.diagonal(a)))
-    cols = []
-    for j in range(d):
-        lj = [jnp.zeros((), a.dtype)] * d
-        prev = [c for c in cols]
-        s = a[j, j] - sum((c[j] ** 2 for c in prev), jnp.zeros((), a.dtype))
-        ok = s > tol
-        piv = jnp.sqrt(jnp.where(ok, s, 1.0))
-        lj[j] = jnp.where(ok, piv, 0.0)
-        for i in range(j + 1, d):
-            v = a[i, j] - sum((c[i] * c[j] for c in prev), jnp.zeros((), a.dtype))
-            lj[i] = jnp.where(ok, v / piv, 0.0)
-        cols.append(lj)
-    return jnp.stack([jnp.stack(c) for c in cols], axis=1)
-
-
-def _as_cov(cov, d: int, dtype) -> Array:
-    cov = jnp.asarray(cov, dtype)
-    if cov.ndim == 0:
-        cov = cov * jnp.eye(d, dtype=dtype)
-    elif cov.ndim == 1:
-        cov = jnp.diag(cov)
-    return cov
-
-
-def _forward_substitution(L: Float[Array, "d d"], B: Float[Array, "d k"]) -> Float[Array, "d k"]:
-    """$L^{-1} B$ for lower-triangular $L$, unrolled in elementwise ops.
-
-    Used instead of `solve_triangular`: besides being faster per chain at small $d$, it avoids
-    a batched LAPACK call that deadlocked XLA's CPU runtime when it shared a scan body with the
-    batched `eigh` of the W2 metric (jax 0.10.2, 20,000 chains).
-    """
-    rows = []
-    for i in range(L.shape[0]):
-        acc = B[i]
-        for k in range(i):
-            acc = acc - L[i, k] * rows[k]
-        rows.append(acc / L[i, i])
-    return jnp.stack(rows)
-
-
-class Gaussian(AbstractFamily):
+class Gaussian(AbstractMomentFamily):
     r"""$N(\mu, \Sigma)$ in $d \ge 1$ dimensions with a chosen estimator.
 
     **Arguments:**
@@ -121,7 +67,10 @@ class Gaussian(AbstractFamily):
       diagonal, or a $d\times d$ symmetric positive definite matrix.
     - `estimator`: ``"mle"``, ``"unbiased"`` or ``"mean"`` (covariance known).
 
-    Metrics against a truth $N(\mu^*, \Sigma^*)$: ``mean_sq_err`` $\|\mu-\mu^*\|^2$;
+    Metrics against a truth $N(\mu^*, \Sigma^*)$: ``mean_sq_err`` $\|\mu-\mu^*\|^2$; ``mean_error``
+    $\frac1d\sum_j(\mu_j - \mu^*_j)$, the signed error of the mean (in 1-D $\mu - \mu^*$; in $d$
+    dimensions the average coordinate error, which a scalar drift, moving every coordinate alike,
+    shifts by its per-coordinate lag);
     ``trace`` $\mathrm{tr}\,\Sigma$ ($\sigma^2$ in 1-D); ``sigma`` $\sqrt{\mathrm{tr}\,\Sigma}$;
     ``trace_ratio``; ``log_det_ratio`` $\ln\det\Sigma - \ln\det\Sigma^*$ ($-\infty$ once
     collapsed); ``w2sq``, the squared 2-Wasserstein distance
@@ -135,9 +84,11 @@ class Gaussian(AbstractFamily):
     estimator: str = eqx.field(static=True)
 
     metric_names: ClassVar[tuple[str, ...]] = (
-        "mean_sq_err", "trace", "sigma", "trace_ratio", "log_det_ratio", "w2sq", "kl", "conserved",
+        "mean_sq_err", "mean_error", "trace", "sigma", "trace_ratio", "log_det_ratio", "w2sq", "kl", "conserved",
     )
     has_exact_stats: ClassVar[bool] = True
+    supports_drift: ClassVar[bool] = True
+    has_log_prob: ClassVar[bool] = True
 
     def __init__(self, mean=0.0, cov=1.0, estimator: str = "mle"):
         if estimator not in ESTIMATORS:
@@ -147,7 +98,7 @@ class Gaussian(AbstractFamily):
         if mean.ndim != 1:
             raise ValueError(f"mean must be a scalar or a vector, got shape {mean.shape}")
         d = mean.shape[0]
-        cov = _as_cov(cov, d, dtype)
+        cov = as_cov(cov, d, dtype)
         if cov.shape != (d, d):
             raise ValueError(f"cov has shape {cov.shape} but the mean has dimension {d}: expected ({d}, {d})")
         if not isinstance(cov, jax.core.Tracer):
@@ -178,21 +129,37 @@ class Gaussian(AbstractFamily):
             new = eqx.tree_at(lambda g: g.cov, new, cov)
         return new
 
+    def sizes(self) -> dict[str, tuple[int, str]]:
+        return {"d": (self.d, "dimensions")}
+
+    def moments(self) -> tuple[Float[Array, " d"], Float[Array, "d d"]]:
+        return self.mean, self.cov
+
     def translate(self, delta) -> Gaussian:
+        r"""The mean moved by `delta` (a scalar moves every coordinate, or a vector of length $d$).
+
+        A drifting truth $\mu^*_t = \mu^*_0 + vt$. With the mean fitted and the covariance known
+        (``estimator="mean"``), `theory.gaussian.drift_mean_sq_err` (replace) and
+        `theory.gaussian.fresh_drift_mean_sq_err` (fresh real data) are exact; under fresh data the model
+        trails the truth by the lag $E(\mu_t - \mu^*_t) = -v\,(n_s/n_r)(1 - a^t)$, $a = n_s/(n_r + n_s)$ (the
+        ``mean_error`` metric; derived in that docstring). The lag law holds for any family whose fit is
+        the pooled sample mean of a location parameter with known variance.
+        """
         return self._replace(mean=self.mean + jnp.asarray(delta, self.dtype))
 
     def empty_stats(self) -> GaussianStats:
         d, dt = self.d, self.dtype
         return GaussianStats(jnp.zeros((), dt), jnp.zeros((d,), dt), jnp.zeros((d, d), dt))
 
-    # --------------------------------------------------------------- sampling
-    def sample(self, key, n: int) -> Float[Array, "n d"]:
-        """`n` samples, shape `(n, d)`."""
-        return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
+    # --------------------------------------------------------------- sampling and density
+    def log_prob(self, x: Float[ArrayLike, " n *d"]) -> Float[Array, " n"]:
+        r"""$\log N(x_i; \mu, \Sigma)$ for every row of `x` ($-\infty$ for a singular $\Sigma$)."""
+        x = jnp.asarray(x, self.dtype)
+        return log_normal_rows(x.reshape(x.shape[0], self.d), self.mean, self.cov)
 
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d"]:
         z = R.normal(stream, (n, self.d), self.dtype)
-        root = _chol_psd(self.cov) * temperature
+        root = chol_psd(self.cov) * temperature
         if self.d == 1:  # a broadcast, not a batch of 1x1 matrix products
             return self.mean[None, :] + z * root[0, 0]
         return self.mean[None, :] + z @ root.T
@@ -206,7 +173,7 @@ class Gaussian(AbstractFamily):
         """
         d, dt = self.d, self.dtype
         n = jnp.asarray(n, dt)
-        root = _chol_psd(self.cov) * temperature
+        root = chol_psd(self.cov) * temperature
         z = R.normal(stream.fork(R.SALT_MEAN), (d,), dt)
         mean = self.mean + (root @ z) / jnp.sqrt(jnp.maximum(n, 1.0))  # n = 0: no data, count 0
         if self.estimator == "mean":
@@ -218,7 +185,7 @@ class Gaussian(AbstractFamily):
                 scatter = root * root * chi[0]
             else:
                 nb = d * (d - 1) // 2
-                off = R.normal(stream.fork(R.SALT_SCATTER + 100), (nb,), dt)
+                off = R.normal(stream.fork(R.SALT_SCATTER_OFFDIAG), (nb,), dt)
                 rows, cols = np.tril_indices(d, -1)
                 # singular Wishart (n - 1 < d): only the first n - 1 columns of A are nonzero
                 off = jnp.where(jnp.asarray(cols, dt) < n - 1.0, off, 0.0)
@@ -244,7 +211,8 @@ class Gaussian(AbstractFamily):
         return GaussianStats(n, mean, r.T @ r)
 
     # --------------------------------------------------------------- fitting
-    def fit(self, stats: GaussianStats) -> Gaussian:
+    def fit(self, stats: GaussianStats, stream: Stream) -> Gaussian:
+        """The estimator's mean and covariance of the statistics (no randomness: `stream` is unused)."""
         if self.estimator == "mean":
             return self._replace(mean=stats.mean)
         div = stats.count if self.estimator == "mle" else stats.count - 1.0
@@ -253,7 +221,7 @@ class Gaussian(AbstractFamily):
         return self._replace(mean=stats.mean, cov=cov)
 
     # --------------------------------------------------------------- metrics
-    def metrics(self, truth: Gaussian) -> dict[str, Float[Array, ""]]:
+    def metrics(self, truth: Gaussian, stream: Stream) -> dict[str, Float[Array, ""]]:
         dm = self.mean - truth.mean
         mse = jnp.sum(dm * dm)
         tr = jnp.trace(self.cov)
@@ -265,25 +233,26 @@ class Gaussian(AbstractFamily):
             kl_val = 0.5 * (v0 / v + mse / v - 1.0 - jnp.log(v0) + jnp.log(v))
             singular = v <= 0
         else:
-            L = _chol_psd(self.cov)
-            L0 = _chol_psd(truth.cov)
+            L = chol_psd(self.cov)
+            L0 = chol_psd(truth.cov)
             diag = jnp.diagonal(L)
             singular = jnp.any(diag <= 0)
             logdet0 = 2.0 * jnp.sum(jnp.log(jnp.diagonal(L0)))
             log_det = 2.0 * jnp.sum(jnp.log(jnp.where(singular, 1.0, diag))) - logdet0
-            r0 = _sqrt_psd(truth.cov)
+            r0 = sqrt_psd(truth.cov)
             cross = jnp.linalg.eigvalsh(r0 @ self.cov @ r0)
             w2 = mse + tr + tr0 - 2.0 * jnp.sum(jnp.sqrt(jnp.maximum(cross, 0.0)))
             # KL(N* || N) = (tr(S^-1 S*) + dm' S^-1 dm - d + ln det S - ln det S*)/2 with S = L L':
             # both quadratic terms are squared norms of triangular solves, so they are >= 0 and
             # an ill-conditioned S overflows them to +inf rather than to NaN.
             safe = jnp.where(singular, jnp.eye(self.d, dtype=self.dtype), L)
-            sol = _forward_substitution(safe, jnp.concatenate([L0, dm[:, None]], axis=1))
+            sol = forward_substitution(safe, jnp.concatenate([L0, dm[:, None]], axis=1))
             kl_val = 0.5 * (jnp.sum(sol * sol) - self.d + log_det)
         kl_val = jnp.where(singular, jnp.inf, kl_val)
         log_det = jnp.where(singular, -jnp.inf, log_det)
         return {
             "mean_sq_err": mse,
+            "mean_error": jnp.mean(dm),
             "trace": tr,
             "sigma": jnp.sqrt(jnp.maximum(tr, 0.0)),
             "trace_ratio": tr / tr0,
@@ -301,6 +270,4 @@ class Gaussian(AbstractFamily):
                 raise ValueError(
                     f"the unbiased variance needs at least 2 samples per fit; this regime trains on {lo}"
                 )
-        drift = np.asarray(regime.drift) if not isinstance(regime.drift, jax.core.Tracer) else None
-        if drift is not None and drift.ndim == 1 and drift.shape[0] not in (1, self.d):
-            raise ValueError(f"drift has dimension {drift.shape[0]} but the Gaussian has dimension {self.d}")
+        self.check_drift(regime.drift)

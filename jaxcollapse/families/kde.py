@@ -25,15 +25,14 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Float
 
-from .. import _random as R
+from .. import random as R
+from .._linalg import chol_psd, log_normal_rows, logsumexp_rows
 from .._multinomial import monotone_cumsum
-from .._random import Stream
-from ..data import SampleStats
-from ._base import AbstractFamily
-from .gaussian import _chol_psd
-from .mixture import _log_normal_rows, _logsumexp, eval_stream, family_moments
+from ..random import Stream
+from ..stats import SampleStats
+from ._base import AbstractMomentFamily, AbstractSampleFamily
 
 RULES = ("fixed", "scott", "silverman")
 
@@ -49,7 +48,7 @@ def required_capacity(regime, generations: int) -> int | None:
     return rows + (regime.n_real if regime.real != "none" else 0)
 
 
-class KDE(AbstractFamily):
+class KDE(AbstractSampleFamily, AbstractMomentFamily):
     r"""A Gaussian kernel density estimate over a stored, weighted sample.
 
     **Arguments:**
@@ -59,10 +58,11 @@ class KDE(AbstractFamily):
     - `capacity`: stored rows (default m; at least m); `weights`: per point (default 1).
     - `eval_size`: truth draws behind the held-out negative log-likelihood.
 
-    Metrics against a truth (any family with `draw_samples` and moments: a Gaussian, a mixture, a
-    KDE): ``spread`` (trace of the KDE's covariance), ``mean_sq_err`` (squared distance of the means),
-    ``nll`` (held-out negative log-likelihood of `eval_size` truth draws, the same draws for every
-    chain and generation) and ``bandwidth`` ($\sqrt{\mathrm{tr}H/d}$).
+    Metrics against a truth (an `AbstractMomentFamily`: a Gaussian, a mixture, a KDE): ``spread``
+    (trace of the KDE's covariance), ``mean_sq_err`` (squared distance of the means), ``mean_error``
+    (their signed difference, averaged over coordinates as the Gaussian's), ``nll`` (held-out negative
+    log-likelihood of `eval_size` truth draws from the metrics stream: new draws for every chain and
+    generation) and ``bandwidth`` ($\sqrt{\mathrm{tr}H/d}$).
     """
 
     points: Float[Array, "m d"]
@@ -71,8 +71,10 @@ class KDE(AbstractFamily):
     rule: str = eqx.field(static=True)
     eval_size: int = eqx.field(static=True)
 
-    metric_names: ClassVar[tuple[str, ...]] = ("spread", "mean_sq_err", "nll", "bandwidth")
+    metric_names: ClassVar[tuple[str, ...]] = ("spread", "mean_sq_err", "mean_error", "nll", "bandwidth")
     has_exact_stats: ClassVar[bool] = False
+    supports_drift: ClassVar[bool] = True
+    has_log_prob: ClassVar[bool] = True
 
     def __init__(self, points, bandwidth="scott", *, capacity: int | None = None, weights=None,
                  eval_size: int = 512):
@@ -149,47 +151,40 @@ class KDE(AbstractFamily):
         r = (self.points - mean[None, :]) * jnp.sqrt(self.weights)[:, None]
         return mean, r.T @ r / safe + self.kernel
 
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        return (self.d,)
+
+    def sizes(self) -> dict[str, tuple[int, str]]:
+        return {"d": (self.d, "dimensions")}
+
     def translate(self, delta) -> KDE:
+        """Every stored point moved by `delta` (a scalar or a vector of length d)."""
         delta = jnp.broadcast_to(jnp.asarray(delta, self.dtype), (self.d,))
         return eqx.tree_at(lambda k: k.points, self, self.points + delta[None, :])
 
-    def empty_stats(self) -> SampleStats:
-        return SampleStats.empty((self.d,), self.dtype, 0)
-
-    def stats(self, x, mask: Bool[Array, " n"] | None = None) -> SampleStats:
-        x = jnp.asarray(x, self.dtype).reshape(x.shape[0], self.d)
-        return SampleStats.from_samples(x, mask)
-
-    def sample_stats(self, stream, n, temperature):
-        raise ValueError("KDE has no exact statistics sampler; use path='samples'")
-
     # --------------------------------------------------------------- sampling and density
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d"]:
-        u = R.uniform(stream.fork(1), (n,), self.dtype)
+        u = R.uniform(stream.fork(R.SALT_PICK), (n,), self.dtype)
         cum = monotone_cumsum(self.weights)  # a zero-weight (empty) row is never picked
         idx = jnp.sum(cum[None, :] < (u * cum[-1])[:, None], axis=1)
         idx = jnp.minimum(idx, self.capacity - 1)
-        z = R.normal(stream.fork(2), (n, self.d), self.dtype)
-        L = _chol_psd(self.kernel) * temperature
+        z = R.normal(stream.fork(R.SALT_JITTER), (n, self.d), self.dtype)
+        L = chol_psd(self.kernel) * temperature
         return self.points[idx] + z @ L.T
-
-    @eqx.filter_jit
-    def sample(self, key, n: int) -> Float[Array, "n d"]:
-        """`n` samples, shape `(n, d)` (compiled once per `n`)."""
-        return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
 
     @eqx.filter_jit
     def log_prob(self, x: Float[Array, "n d"]) -> Float[Array, " n"]:
         r"""$\log p(x_j)$ for every row of `x` ($O(n \cdot \text{capacity})$)."""
         x = jnp.asarray(x, self.dtype)
-        lk = jax.vmap(lambda p: _log_normal_rows(x, p, self.kernel), out_axes=1)(self.points)  # (n, m)
+        lk = jax.vmap(lambda p: log_normal_rows(x, p, self.kernel), out_axes=1)(self.points)  # (n, m)
         total = jnp.sum(self.weights)
         logw = jnp.where(self.weights > 0, jnp.log(jnp.where(self.weights > 0, self.weights, 1.0)), -jnp.inf)
-        return _logsumexp(lk + logw[None, :]) - jnp.log(total)
+        return logsumexp_rows(lk + logw[None, :]) - jnp.log(total)
 
     # --------------------------------------------------------------- fitting
-    def fit(self, stats: SampleStats) -> KDE:
-        """Store the weighted training samples (padded to `capacity`) and set the kernel."""
+    def fit(self, stats: SampleStats, stream: Stream) -> KDE:
+        """Store the weighted training samples (padded to `capacity`) and set the kernel (`stream` unused)."""
         rows = stats.x.shape[0]
         if rows > self.capacity:
             raise ValueError(f"the training set has {rows} rows but the KDE stores {self.capacity}: "
@@ -202,34 +197,33 @@ class KDE(AbstractFamily):
         return eqx.tree_at(lambda k: (k.points, k.weights, k.kernel), self, (x, w, kernel))
 
     # --------------------------------------------------------------- metrics
-    def metrics(self, truth) -> dict[str, Float[Array, ""]]:
+    def metrics(self, truth: AbstractMomentFamily, stream: Stream) -> dict[str, Float[Array, ""]]:
         mean, cov = self.moments()
-        mean0, _ = family_moments(truth)
+        mean0, _ = truth.moments()
         dm = mean - mean0
-        xs = truth.draw_samples(eval_stream(), self.eval_size, jnp.ones((), self.dtype))
+        xs = truth.draw_samples(stream, self.eval_size, jnp.ones((), self.dtype))
         return {
             "spread": jnp.trace(cov),
             "mean_sq_err": jnp.sum(dm * dm),
+            "mean_error": jnp.mean(dm),
             "nll": -jnp.mean(self.log_prob(xs)),
             "bandwidth": jnp.sqrt(jnp.trace(self.kernel) / self.d),
         }
 
     # --------------------------------------------------------------- checks
     def accepts_truth(self, truth) -> None:
-        """Any family with samples of the same dimension and known moments (Gaussian, mixture, KDE)."""
-        if not isinstance(truth, AbstractFamily):
-            raise ValueError(f"the truth must be a jaxcollapse family, got {type(truth).__name__}")
-        row = jax.eval_shape(lambda: truth.draw_samples(eval_stream(), 1, jnp.ones((), self.dtype)))
-        if row.shape[1:] != (self.d,):
-            raise ValueError(f"the truth draws samples of shape {row.shape[1:]} but the KDE has dimension {self.d}")
-        if not (hasattr(truth, "moments") or hasattr(truth, "cov")):
-            raise ValueError(f"a KDE cannot measure itself against a {type(truth).__name__} (no moments)")
+        """Any family on the same $\\mathbb R^d$ with closed-form moments (`AbstractMomentFamily`: a Gaussian,
+        a mixture, a KDE)."""
+        if not isinstance(truth, AbstractMomentFamily):
+            raise ValueError(f"a KDE's truth must have closed-form moments (a Gaussian, a GaussianMixture or a KDE), "
+                             f"got {type(truth).__name__}")
+        if truth.d != self.d:
+            raise ValueError(f"mismatched dimensions: the KDE model has d={self.d} dimensions but the truth has "
+                             f"d={truth.d}")
 
     def check_regime(self, regime, generations: int) -> None:
         need = required_capacity(regime, generations)
         if need is not None and need > self.capacity:
             raise ValueError(f"this regime trains on up to {need} samples but the KDE stores {self.capacity}: "
                              f"build it with KDE(points, ..., capacity={need})")
-        drift = np.asarray(regime.drift) if not isinstance(regime.drift, jax.core.Tracer) else None
-        if drift is not None and drift.ndim == 1 and drift.shape[0] not in (1, self.d):
-            raise ValueError(f"drift has dimension {drift.shape[0]} but the KDE has dimension {self.d}")
+        self.check_drift(regime.drift)

@@ -40,53 +40,21 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Float
 
-from .. import _random as R
+from .. import random as R
+from .._linalg import chol_psd, log_normal_rows, logsumexp_rows
 from .._multinomial import monotone_cumsum
-from .._random import Stream
-from ..data import SampleStats
+from ..random import Stream
+from ..stats import SampleStats
 from ..theory import mixture as thm
-from ._base import AbstractFamily
-from .gaussian import _chol_psd, _forward_substitution
+from ._base import AbstractMomentFamily, AbstractSampleFamily
 
 COVARIANCES = ("full", "diag")
 INITS = ("warm", "random")
-_EVAL_KEY = (0x6D697874, 0x6B6C)  # the fixed stream of the truth draws used by Monte Carlo metrics
 
 
-def eval_stream() -> Stream:
-    """The fixed stream of the truth draws behind Monte Carlo metrics (the same for every chain)."""
-    return Stream(jnp.asarray(_EVAL_KEY, jnp.uint32), jnp.zeros((), jnp.uint32))
-
-
-def _log_normal_rows(x: Float[Array, "n d"], mean: Float[Array, " d"], cov: Float[Array, "d d"]) -> Float[Array, " n"]:
-    """$\\log N(x_i; \\mu, \\Sigma)$ for every row (unrolled Cholesky; $-\\infty$ for a singular $\\Sigma$)."""
-    d = x.shape[1]
-    L = _chol_psd(cov)
-    diag = jnp.diagonal(L)
-    singular = jnp.any(diag <= 0)
-    safe = jnp.where(singular, jnp.eye(d, dtype=cov.dtype), L)
-    z = _forward_substitution(safe, (x - mean[None, :]).T)  # (d, n)
-    logdet = 2.0 * jnp.sum(jnp.log(jnp.where(singular, 1.0, diag)))
-    val = -0.5 * jnp.sum(z * z, axis=0) - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)
-    return jnp.where(singular, -jnp.inf, val)
-
-
-def _logsumexp(a: Float[Array, "n k"]) -> Float[Array, " n"]:
-    m = jnp.max(a, axis=1)
-    safe = jnp.where(jnp.isfinite(m), m, 0.0)
-    return safe + jnp.log(jnp.sum(jnp.exp(a - safe[:, None]), axis=1))
-
-
-def family_moments(f) -> tuple[Float[Array, " d"], Float[Array, "d d"]]:
-    """Mean and covariance of a Gaussian, a Gaussian mixture or a KDE (`moments()`)."""
-    if hasattr(f, "moments"):
-        return f.moments()
-    return f.mean, f.cov  # Gaussian
-
-
-class GaussianMixture(AbstractFamily):
+class GaussianMixture(AbstractSampleFamily, AbstractMomentFamily):
     r"""A $K$-component Gaussian mixture in $d$ dimensions, refitted by weighted EM.
 
     **Arguments:**
@@ -101,9 +69,10 @@ class GaussianMixture(AbstractFamily):
 
     Metrics against a truth mixture: ``l2sq`` (closed-form $\|p - p^*\|_2^2$; $+\infty$ once a live
     component is singular), ``kl``
-    ($\mathrm{KL}(p^*\|p)$ by Monte Carlo over `eval_size` fixed truth draws, the same draws for
-    every chain and generation), ``spread`` (trace of the mixture's covariance), ``mean_sq_err``
-    (squared distance of the mixture means), ``weight_min``, ``weight_max`` and ``dead`` (number of
+    ($\mathrm{KL}(p^*\|p)$ by Monte Carlo over `eval_size` truth draws from the metrics stream: new
+    draws for every chain and generation), ``spread`` (trace of the mixture's covariance), ``mean_sq_err``
+    (squared distance of the mixture means), ``mean_error`` (the signed error of the mixture mean,
+    averaged over coordinates as the Gaussian's), ``weight_min``, ``weight_max`` and ``dead`` (number of
     dead components).
     """
 
@@ -119,10 +88,11 @@ class GaussianMixture(AbstractFamily):
     min_count: float = eqx.field(static=True)
 
     metric_names: ClassVar[tuple[str, ...]] = (
-        "l2sq", "kl", "spread", "mean_sq_err", "weight_min", "weight_max", "dead",
+        "l2sq", "kl", "spread", "mean_sq_err", "mean_error", "weight_min", "weight_max", "dead",
     )
     has_exact_stats: ClassVar[bool] = False
-    fit_uses_stream: ClassVar[bool] = True
+    supports_drift: ClassVar[bool] = True
+    has_log_prob: ClassVar[bool] = True
 
     def __init__(self, weights, means, covs=1.0, *, covariance: str = "full", em_iters: int = 100,
                  tol: float = 1e-6, init: str = "warm", reg: float = 1e-6, eval_size: int = 512,
@@ -194,47 +164,40 @@ class GaussianMixture(AbstractFamily):
     def moments(self) -> tuple[Float[Array, " d"], Float[Array, "d d"]]:
         return thm.mixture_moments(self.weights, self.means, self.covs)
 
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        return (self.d,)
+
+    def sizes(self) -> dict[str, tuple[int, str]]:
+        return {"d": (self.d, "dimensions")}
+
     def translate(self, delta) -> GaussianMixture:
+        """Every component mean moved by `delta` (a scalar or a vector of length d)."""
         delta = jnp.broadcast_to(jnp.asarray(delta, self.dtype), (self.d,))
         return eqx.tree_at(lambda g: g.means, self, self.means + delta[None, :])
 
-    def empty_stats(self) -> SampleStats:
-        return SampleStats.empty((self.d,), self.dtype, 0)
-
-    def stats(self, x, mask: Bool[Array, " n"] | None = None) -> SampleStats:
-        x = jnp.asarray(x, self.dtype).reshape(x.shape[0], self.d)
-        return SampleStats.from_samples(x, mask)
-
-    def sample_stats(self, stream, n, temperature):
-        raise ValueError("GaussianMixture has no exact statistics sampler; use path='samples'")
-
     # --------------------------------------------------------------- sampling and density
     def _chols(self) -> Float[Array, "K d d"]:
-        return jax.vmap(_chol_psd)(self.covs)
+        return jax.vmap(chol_psd)(self.covs)
 
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d"]:
-        u = R.uniform(stream.fork(1), (n,), self.dtype)
+        u = R.uniform(stream.fork(R.SALT_PICK), (n,), self.dtype)
         cum = monotone_cumsum(self.weights)  # a component of weight 0 is never picked
         comp = jnp.sum(cum[None, :] < (u * cum[-1])[:, None], axis=1)
         comp = jnp.minimum(comp, self.K - 1)
-        z = R.normal(stream.fork(2), (n, self.d), self.dtype)
+        z = R.normal(stream.fork(R.SALT_JITTER), (n, self.d), self.dtype)
         L = self._chols()[comp]  # (n, d, d)
         return self.means[comp] + temperature * jnp.einsum("nij,nj->ni", L, z)
 
-    @eqx.filter_jit
-    def sample(self, key, n: int) -> Float[Array, "n d"]:
-        """`n` samples, shape `(n, d)` (compiled once per `n`)."""
-        return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
-
     def _component_logp(self, x: Float[Array, "n d"]) -> Float[Array, "n K"]:
-        lp = jax.vmap(lambda m, c: _log_normal_rows(x, m, c), out_axes=1)(self.means, self.covs)
+        lp = jax.vmap(lambda m, c: log_normal_rows(x, m, c), out_axes=1)(self.means, self.covs)
         logw = jnp.where(self.weights > 0, jnp.log(jnp.where(self.weights > 0, self.weights, 1.0)), -jnp.inf)
         return lp + logw[None, :]
 
     @eqx.filter_jit
     def log_prob(self, x: Float[Array, "n d"]) -> Float[Array, " n"]:
         """$\\log p(x_i)$ for every row of `x`."""
-        return _logsumexp(self._component_logp(jnp.asarray(x, self.dtype)))
+        return logsumexp_rows(self._component_logp(jnp.asarray(x, self.dtype)))
 
     # --------------------------------------------------------------- fitting
     def _random_init(self, x, w, stream: Stream) -> GaussianMixture:
@@ -257,7 +220,7 @@ class GaussianMixture(AbstractFamily):
 
     def _em_step(self, x, w) -> tuple[GaussianMixture, Float[Array, ""]]:
         lp = self._component_logp(x)
-        lse = _logsumexp(lp)
+        lse = logsumexp_rows(lp)
         total = jnp.maximum(jnp.sum(w), jnp.finfo(self.dtype).tiny)
         ll = jnp.sum(w * jnp.where(w > 0, lse, 0.0)) / total
         resp = jnp.exp(lp - jnp.where(jnp.isfinite(lse), lse, 0.0)[:, None]) * w[:, None]  # (n, K)
@@ -283,14 +246,12 @@ class GaussianMixture(AbstractFamily):
         covs = jnp.where(upd[:, None, None], covs, self.covs)
         return self._params(weights, means, covs), ll
 
-    def fit(self, stats: SampleStats, stream: Stream | None = None) -> GaussianMixture:
-        """EM on the weighted samples of `stats` (see the module docstring)."""
+    def fit(self, stats: SampleStats, stream: Stream) -> GaussianMixture:
+        """EM on the weighted samples of `stats` (see the module docstring); `stream` draws a random start."""
         x = jnp.asarray(stats.x, self.dtype).reshape(stats.x.shape[0], self.d)
         w = jnp.asarray(stats.weight, self.dtype)
         start = self
         if self.init == "random":
-            if stream is None:
-                stream = Stream(jnp.asarray((0, 0), jnp.uint32), jnp.zeros((), jnp.uint32))
             start = self._random_init(x, w, stream)
         dt = self.dtype
 
@@ -314,11 +275,11 @@ class GaussianMixture(AbstractFamily):
         return out
 
     # --------------------------------------------------------------- metrics
-    def metrics(self, truth) -> dict[str, Float[Array, ""]]:
+    def metrics(self, truth: GaussianMixture, stream: Stream) -> dict[str, Float[Array, ""]]:
         mean, cov = self.moments()
-        mean0, _ = family_moments(truth)
+        mean0, _ = truth.moments()
         dm = mean - mean0
-        xs = truth.draw_samples(eval_stream(), self.eval_size, jnp.ones((), self.dtype))
+        xs = truth.draw_samples(stream, self.eval_size, jnp.ones((), self.dtype))
         kl = jnp.mean(truth.log_prob(xs) - self.log_prob(xs))
         l2 = thm.mixture_l2sq(self.weights, self.means, self.covs, truth.weights, truth.means, truth.covs)
         # a live component with a singular covariance (possible with reg = 0) has an infinite L2 norm
@@ -330,6 +291,7 @@ class GaussianMixture(AbstractFamily):
             "kl": kl,
             "spread": jnp.trace(cov),
             "mean_sq_err": jnp.sum(dm * dm),
+            "mean_error": jnp.mean(dm),
             "weight_min": jnp.min(self.weights),
             "weight_max": jnp.max(self.weights),
             "dead": jnp.sum(~alive).astype(self.dtype),
@@ -341,12 +303,11 @@ class GaussianMixture(AbstractFamily):
         if not isinstance(truth, GaussianMixture):
             raise ValueError(f"the truth of a GaussianMixture must be a GaussianMixture, got {type(truth).__name__}")
         if truth.d != self.d:
-            raise ValueError(f"the truth has dimension {truth.d} but the model has dimension {self.d}")
+            raise ValueError(f"mismatched dimensions: the GaussianMixture model has d={self.d} dimensions but the "
+                             f"truth has d={truth.d}")
 
     def check_regime(self, regime, generations: int) -> None:
-        drift = np.asarray(regime.drift) if not isinstance(regime.drift, jax.core.Tracer) else None
-        if drift is not None and drift.ndim == 1 and drift.shape[0] not in (1, self.d):
-            raise ValueError(f"drift has dimension {drift.shape[0]} but the mixture has dimension {self.d}")
+        self.check_drift(regime.drift)
         lo = regime.min_train_size(generations)
         if self.init == "random" and lo is not None and lo < self.K:
             raise ValueError(f"a random EM initialization needs at least K = {self.K} samples per fit; "

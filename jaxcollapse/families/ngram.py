@@ -54,9 +54,10 @@ import numpy as np
 from jax.scipy.special import xlogy
 from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
-from .. import _random as R
+from .. import random as R
 from .._multinomial import monotone_cumsum
-from .._random import Stream
+from .._validate import concrete
+from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
 
 ROW_TOL = 1e-6  # rows and the initial distribution must sum to 1 within this (then they are renormalized)
@@ -76,10 +77,6 @@ class BigramStats(AbstractStats):
 
     def scale(self, c) -> BigramStats:
         return BigramStats(self.count * c, self.initial * c, self.transitions * c)
-
-
-def _concrete(x):
-    return None if isinstance(x, jax.core.Tracer) else np.asarray(x, np.float64)
 
 
 def _check_distribution(p: np.ndarray, what: str) -> np.ndarray:
@@ -148,11 +145,6 @@ def _search(cdf: Float[Array, "R V"], row, target) -> Array:
     return pos
 
 
-@eqx.filter_jit
-def _sample(model, stream: Stream, n: int):
-    return model.draw_samples(stream, n, jnp.ones((), model.dtype))
-
-
 class Bigram(AbstractFamily):
     r"""A bigram (first-order Markov) language model over $V \ge 2$ tokens.
 
@@ -182,12 +174,14 @@ class Bigram(AbstractFamily):
         "support", "mass_lost",
     )
     has_exact_stats: ClassVar[bool] = False
+    supports_drift: ClassVar[bool] = True
+    has_log_prob: ClassVar[bool] = True
 
     def __init__(self, transition, initial=None, *, length: int = 20, smoothing=0.0, refit_initial=True):
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
             raise ValueError(f"sequence length must be an integer >= 2, got {length!r}")
         dtype = jnp.result_type(float)
-        P = _concrete(transition)
+        P = concrete(transition, np.float64)
         if P is not None:
             if P.ndim != 2 or P.shape[0] != P.shape[1]:
                 raise ValueError(f"transition must be a square V x V matrix, got shape {P.shape}")
@@ -199,12 +193,12 @@ class Bigram(AbstractFamily):
                 initial = _stationary_np(P)
         elif initial is None:
             raise ValueError("pass `initial` explicitly when the transition matrix is traced")
-        mu = _concrete(initial)
+        mu = concrete(initial, np.float64)
         if mu is not None:
             if mu.ndim != 1 or (P is not None and mu.shape[0] != P.shape[0]):
                 raise ValueError(f"initial must be a vector of length V, got shape {mu.shape}")
             initial = _check_distribution(mu, "initial")
-        a = _concrete(smoothing)
+        a = concrete(smoothing, np.float64)
         if a is not None and (a.ndim != 0 or not np.isfinite(a) or a < 0):
             raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
         self.transition = jnp.asarray(transition, dtype)
@@ -253,9 +247,25 @@ class Bigram(AbstractFamily):
     def dtype(self):
         return self.transition.dtype
 
+    def sizes(self) -> dict[str, tuple[int, str]]:
+        return {"V": (self.V, "tokens"), "length": (self.length, "tokens per sequence")}
+
     def translate(self, delta) -> Bigram:
-        """No drift for this family (`check_regime` refuses a drifting truth): the model itself."""
-        return self
+        r"""Every row's logits moved by `delta` (a drifting truth): $P_{ij} \propto P_{ij} e^{\delta_j}$ and
+        $\mu_i \propto \mu_i e^{\delta_i}$, with $\delta_j = \delta\,j$ ($j = 0..V-1$, a tilt toward the later
+        tokens) for a scalar $\delta$, else the vector `delta` of length $V$. A transition of probability 0 stays
+        0 (the support does not move); `delta = 0` returns the model bit for bit."""
+        delta = jnp.asarray(delta, self.dtype)
+        if delta.ndim == 0:
+            delta = delta * jnp.arange(self.V, dtype=self.dtype)
+        delta = jnp.broadcast_to(delta, (self.V,))
+        e = jnp.exp(delta - jnp.max(delta))
+        moved = jnp.any(delta != 0)
+        P = self.transition * e[None, :]
+        P = jnp.where(moved, P / jnp.sum(P, axis=1, keepdims=True), self.transition)
+        mu = self.initial * e
+        mu = jnp.where(moved, mu / jnp.sum(mu), self.initial)
+        return eqx.tree_at(lambda b: (b.transition, b.initial), self, (P, mu))
 
     def empty_stats(self) -> BigramStats:
         V, dt = self.V, self.dtype
@@ -274,10 +284,14 @@ class Bigram(AbstractFamily):
 
         return temper(self.initial), temper(self.transition)
 
-    # --------------------------------------------------------------- sampling
-    def sample(self, key, n: int) -> Float[Array, "n L"]:
-        """`n` sequences, shape `(n, length)`, token ids as floats (compiled once per `n`)."""
-        return _sample(self, Stream.from_key(key), n)
+    # --------------------------------------------------------------- sampling and density
+    def log_prob(self, x: Real[ArrayLike, "n L"]) -> Float[Array, " n"]:
+        r"""$\ln\mu_{x_0} + \sum_{l=1}^{L-1}\ln P_{x_{l-1}x_l}$ per sequence ($-\infty$ through a lost transition)."""
+        tok = jnp.asarray(x).astype(jnp.int32)
+        logmu = jnp.where(self.initial > 0, jnp.log(jnp.where(self.initial > 0, self.initial, 1.0)), -jnp.inf)
+        P = self.transition
+        logP = jnp.where(P > 0, jnp.log(jnp.where(P > 0, P, 1.0)), -jnp.inf)
+        return logmu[tok[:, 0]] + jnp.sum(logP[tok[:, :-1], tok[:, 1:]], axis=1)
 
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n L"]:
         L, dt = self.length, self.dtype
@@ -297,6 +311,7 @@ class Bigram(AbstractFamily):
         return tokens.T.astype(dt)
 
     def sample_stats(self, stream: Stream, n, temperature) -> BigramStats:
+        """Refused: there is no exact sampler of the bigram counts of Markov paths."""
         raise ValueError("Bigram has no exact statistics sampler (Markov path counts): use path='samples'")
 
     def stats(self, x: Real[ArrayLike, "n L"], mask: Bool[Array, " n"] | None = None) -> BigramStats:
@@ -313,7 +328,8 @@ class Bigram(AbstractFamily):
         return BigramStats(jnp.sum(w), first, trans)
 
     # --------------------------------------------------------------- fitting
-    def fit(self, stats: BigramStats) -> Bigram:
+    def fit(self, stats: BigramStats, stream: Stream) -> Bigram:
+        """The smoothed bigram (and first-token) frequencies (no randomness: `stream` is unused)."""
         a = self.smoothing
         P = _refit(stats.transitions, self.transition, a)
         mu = jnp.where(self.refit_initial, _refit(stats.initial, self.initial, a), self.initial)
@@ -321,7 +337,7 @@ class Bigram(AbstractFamily):
         return eqx.tree_at(lambda b: b.initial, new, mu)
 
     # --------------------------------------------------------------- metrics
-    def metrics(self, truth: Bigram) -> dict[str, Float[Array, ""]]:
+    def metrics(self, truth: Bigram, stream: Stream) -> dict[str, Float[Array, ""]]:
         P, P0 = self.transition, truth.transition
         pi = limit_distribution(P, self.initial)
         pi0 = limit_distribution(P0, truth.initial)
@@ -345,9 +361,3 @@ class Bigram(AbstractFamily):
             "support": jnp.sum(P > 0).astype(self.dtype),
             "mass_lost": lost_mass,
         }
-
-    # --------------------------------------------------------------- checks
-    def check_regime(self, regime, generations: int) -> None:
-        dr = _concrete(regime.drift)
-        if dr is not None and np.any(dr != 0):
-            raise ValueError("the bigram family has no drifting truth: use drift = 0")

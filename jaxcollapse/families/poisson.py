@@ -10,6 +10,13 @@ martingale, $E\lambda_t = \lambda_0$, yet it hits 0 (and stays there) with proba
 `jax.random.poisson` (exact: Knuth's product method below mean 10, Hörmann's transformed rejection
 PTRS above) under a key made from the chain's `Stream`, so chain $i$ is the same whatever the number of
 chains. The sampling temperature must be 1 (a tempered Poisson, $p(x)^{1/\tau}$, is not Poisson).
+
+**Drift** (a moving log-rate): `translate(delta)` gives the rate $\lambda e^{\delta}$, so a drifting truth is
+$\lambda^*_t = \lambda^*_0 e^{vt}$. Under ``fresh`` real data ($n_r$ draws of the current truth pooled with
+$n_s$ synthetic draws) the fit is the pooled sample mean, so $E\lambda_t = a\,E\lambda_{t-1} + (1-a)\lambda^*_t$,
+$a = n_s/(n_r + n_s)$ (derived here: $E[S_{\rm syn} \mid \lambda_{t-1}] = n_s\lambda_{t-1}$,
+$E S_{\rm real} = n_r\lambda^*_t$), the Gaussian mean's lag law; summed,
+$E\lambda_t = \lambda^*_0\bigl[a^t + (1-a)\,e^{v}\,(e^{vt} - a^t)/(e^{v} - a)\bigr]$.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
-from .._random import Stream
+from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
 
 __all__ = ["Poisson", "PoissonStats"]
@@ -57,14 +64,19 @@ class Poisson(AbstractFamily):
 
     Metrics against a truth $\lambda^*$: ``rate`` $\lambda$; ``extinct`` $1\{\lambda = 0\}$;
     ``rate_ratio`` $\lambda/\lambda^*$; ``log_rate_ratio`` $\ln(\lambda/\lambda^*)$ ($-\infty$ once extinct);
-    ``sq_err`` $(\lambda - \lambda^*)^2$; ``kl`` $\mathrm{KL}(\mathrm{Poi}(\lambda^*)\|\mathrm{Poi}(\lambda)) =
+    ``sq_err`` $(\lambda - \lambda^*)^2$; ``rate_error`` $\lambda - \lambda^*$ (signed); ``kl``
+    $\mathrm{KL}(\mathrm{Poi}(\lambda^*)\|\mathrm{Poi}(\lambda)) =
     \lambda^*\ln(\lambda^*/\lambda) - \lambda^* + \lambda$ ($+\infty$ once extinct).
     """
 
     rate: Float[Array, ""]
 
-    metric_names: ClassVar[tuple[str, ...]] = ("rate", "extinct", "rate_ratio", "log_rate_ratio", "sq_err", "kl")
+    metric_names: ClassVar[tuple[str, ...]] = (
+        "rate", "extinct", "rate_ratio", "log_rate_ratio", "sq_err", "rate_error", "kl",
+    )
     has_exact_stats: ClassVar[bool] = True
+    supports_drift: ClassVar[bool] = True
+    has_log_prob: ClassVar[bool] = True
 
     def __init__(self, rate=1.0):
         dtype = jnp.result_type(float)
@@ -81,16 +93,23 @@ class Poisson(AbstractFamily):
         return self.rate.dtype
 
     def translate(self, delta) -> Poisson:
-        """A Poisson truth does not drift (`check_regime` refuses a nonzero drift)."""
-        return self
+        r"""The log-rate moved by the scalar `delta`: rate $\lambda e^{\delta}$ (`delta = 0`: $\lambda$ bit for bit)."""
+        delta = jnp.asarray(delta, self.dtype)
+        if delta.ndim == 1:
+            delta = delta[0] if delta.shape[0] == 1 else jnp.broadcast_to(delta, ())  # a length-1 vector; else refused
+        return eqx.tree_at(lambda m: m.rate, self, jnp.where(delta != 0, self.rate * jnp.exp(delta), self.rate))
+
+    def log_prob(self, x: Float[ArrayLike, " n"]) -> Float[Array, " n"]:
+        r"""$\log P(X = x_i) = x_i\ln\lambda - \lambda - \ln x_i!$ (at $\lambda = 0$: 0 at $x = 0$, else $-\infty$)."""
+        x = jnp.asarray(x, self.dtype).reshape(-1)
+        lam = self.rate
+        safe = jnp.where(lam > 0, lam, 1.0)
+        val = x * jnp.log(safe) - lam - jax.scipy.special.gammaln(x + 1.0)
+        return jnp.where(lam > 0, val, jnp.where(x == 0, 0.0, -jnp.inf))
 
     def empty_stats(self) -> PoissonStats:
         z = jnp.zeros((), self.dtype)
         return PoissonStats(z, z)
-
-    def sample(self, key, n: int) -> Float[Array, " n"]:
-        """`n` draws (as floats) from a `jax.random.key`."""
-        return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
 
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, " n"]:
         return _poisson(stream, jnp.broadcast_to(self.rate, (n,)))
@@ -106,11 +125,12 @@ class Poisson(AbstractFamily):
         w = jnp.ones(x.shape[0], self.dtype) if mask is None else mask.astype(self.dtype)
         return PoissonStats(jnp.sum(w), jnp.sum(w * x))
 
-    def fit(self, stats: PoissonStats) -> Poisson:
+    def fit(self, stats: PoissonStats, stream: Stream) -> Poisson:
+        """The sample mean (no randomness: `stream` is unused); no data keeps the rate."""
         rate = jnp.where(stats.count > 0, stats.total / jnp.where(stats.count > 0, stats.count, 1.0), self.rate)
         return eqx.tree_at(lambda m: m.rate, self, rate)
 
-    def metrics(self, truth: Poisson) -> dict[str, Float[Array, ""]]:
+    def metrics(self, truth: Poisson, stream: Stream) -> dict[str, Float[Array, ""]]:
         lam, lam0 = self.rate, truth.rate
         dead = lam <= 0
         safe = jnp.where(dead, 1.0, lam)
@@ -122,6 +142,7 @@ class Poisson(AbstractFamily):
             "rate_ratio": lam / lam0,
             "log_rate_ratio": log_ratio,
             "sq_err": (lam - lam0) ** 2,
+            "rate_error": lam - lam0,
             "kl": jnp.maximum(kl, 0.0),
         }
 
@@ -129,6 +150,5 @@ class Poisson(AbstractFamily):
         tau = regime.temperature
         if not isinstance(tau, jax.core.Tracer) and np.any(np.asarray(tau) != 1.0):
             raise ValueError("the Poisson family samples at temperature 1 only (a tempered Poisson is not Poisson)")
-        drift = regime.drift
-        if not isinstance(drift, jax.core.Tracer) and np.any(np.asarray(drift) != 0):
-            raise ValueError("a Poisson truth cannot drift: use drift = 0")
+        self.check_drift(regime.drift)
+

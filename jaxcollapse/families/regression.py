@@ -43,16 +43,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, UInt32
 
-from .. import _random as R
-from .._random import Stream
+from .. import random as R
+from .._linalg import as_cov, cho_solve, chol_pd
+from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
-from .gaussian import _as_cov
 
 DESIGNS = ("fresh", "fixed")
-SALT_DESIGN = 21
-SALT_NOISE = 22
-SALT_RESID = 23
-_UNROLL_MAX_D = 16  # unrolled elementwise linear algebra up to this d, LAPACK above
 _REFINE_STEPS = 4  # iterated-Tikhonov steps of the OLS / min-norm solve
 
 
@@ -70,45 +66,6 @@ class RegressionStats(AbstractStats):
 
     def scale(self, c) -> RegressionStats:
         return RegressionStats(self.count * c, self.gram * c, self.xy * c, self.yy * c)
-
-
-# --------------------------------------------------------------------------- small linear algebra
-def _chol_pd(a: Float[Array, "d d"]) -> Float[Array, "d d"]:
-    """Cholesky factor of a positive definite matrix: unrolled elementwise ops for small d."""
-    d = a.shape[-1]
-    if d > _UNROLL_MAX_D:
-        return jnp.linalg.cholesky(a)
-    cols: list[list] = []
-    for j in range(d):
-        lj = [jnp.zeros((), a.dtype)] * d
-        s = a[j, j] - sum((c[j] ** 2 for c in cols), jnp.zeros((), a.dtype))
-        piv = jnp.sqrt(jnp.maximum(s, jnp.finfo(a.dtype).tiny))
-        lj[j] = piv
-        for i in range(j + 1, d):
-            v = a[i, j] - sum((c[i] * c[j] for c in cols), jnp.zeros((), a.dtype))
-            lj[i] = v / piv
-        cols.append(lj)
-    return jnp.stack([jnp.stack(c) for c in cols], axis=1)
-
-
-def _cho_solve(L: Float[Array, "d d"], b: Float[Array, " d"]) -> Float[Array, " d"]:
-    r"""$(LL^\top)^{-1} b$: forward then back substitution (unrolled for small d)."""
-    d = L.shape[-1]
-    if d > _UNROLL_MAX_D:
-        return jax.scipy.linalg.cho_solve((L, True), b)
-    y: list = []
-    for i in range(d):
-        acc = b[i]
-        for k in range(i):
-            acc = acc - L[i, k] * y[k]
-        y.append(acc / L[i, i])
-    x: list = [None] * d
-    for i in reversed(range(d)):
-        acc = y[i]
-        for k in range(i + 1, d):
-            acc = acc - L[k, i] * x[k]
-        x[i] = acc / L[i, i]
-    return jnp.stack(x)
 
 
 def ridge_solve(gram: Float[Array, "d d"], xy: Float[Array, " d"], shift: Float[Array, ""]) -> Float[Array, " d"]:
@@ -129,11 +86,11 @@ def ridge_solve(gram: Float[Array, "d d"], xy: Float[Array, " d"], shift: Float[
     eye = jnp.eye(d, dtype=dt)
     scale = jnp.trace(gram) / d
     delta = jnp.sqrt(jnp.finfo(dt).eps) * jnp.maximum(scale, jnp.finfo(dt).tiny / jnp.finfo(dt).eps)
-    L = _chol_pd(gram + jnp.maximum(shift, delta) * eye)
+    L = chol_pd(gram + jnp.maximum(shift, delta) * eye)
     target = gram + shift * eye
-    w = _cho_solve(L, xy)
+    w = cho_solve(L, xy)
     for _ in range(_REFINE_STEPS - 1):
-        w = w + _cho_solve(L, xy - target @ w)
+        w = w + cho_solve(L, xy - target @ w)
     return w
 
 
@@ -173,6 +130,8 @@ class Regression(AbstractFamily):
 
     metric_names: ClassVar[tuple[str, ...]] = ("excess_risk", "r2", "w_norm", "mutual_info")
     has_exact_stats: ClassVar[bool] = True
+    supports_drift: ClassVar[bool] = True
+    has_log_prob: ClassVar[bool] = False
 
     def __init__(self, w, cov=1.0, noise=1.0, ridge=0.0, design: str = "fresh", design_seed: int = 0):
         if design not in DESIGNS:
@@ -182,7 +141,7 @@ class Regression(AbstractFamily):
         if w.ndim != 1 or w.shape[0] < 1:
             raise ValueError(f"w must be a vector of length d >= 1, got shape {w.shape}")
         d = w.shape[0]
-        cov = _as_cov(cov, d, dtype)
+        cov = as_cov(cov, d, dtype)
         if cov.shape != (d, d):
             raise ValueError(f"cov has shape {cov.shape} but w has dimension {d}: expected ({d}, {d})")
         noise = jnp.asarray(noise, dtype)
@@ -205,7 +164,7 @@ class Regression(AbstractFamily):
             raise ValueError(f"design_seed must be an integer >= 0, got {design_seed!r}")
         self.w = w
         self.cov = cov
-        self.chol = _chol_pd(cov)
+        self.chol = chol_pd(cov)
         self.noise = noise
         self.ridge = ridge
         self.design_key = jax.random.key_data(jax.random.key(int(design_seed)))
@@ -224,7 +183,11 @@ class Regression(AbstractFamily):
         """The same model with coefficients `w`."""
         return eqx.tree_at(lambda m: m.w, self, jnp.asarray(w, self.dtype))
 
+    def sizes(self) -> dict[str, tuple[int, str]]:
+        return {"d": (self.d, "coefficients")}
+
     def translate(self, delta) -> Regression:
+        """The coefficients moved by `delta` (a scalar moves every coefficient, or a vector of length d)."""
         return self.with_w(self.w + jnp.asarray(delta, self.dtype))
 
     def empty_stats(self) -> RegressionStats:
@@ -245,16 +208,12 @@ class Regression(AbstractFamily):
         if self.design == "fixed":
             # The barrier keeps XLA from constant-folding the hash of the (constant) design key,
             # which sent its algebraic simplifier into a loop (a logged error, no wrong result).
-            return Stream(jax.lax.optimization_barrier(self.design_key), stream.chain).fork(SALT_DESIGN)
-        return stream.fork(SALT_DESIGN)
+            return Stream(jax.lax.optimization_barrier(self.design_key), stream.chain).fork(R.SALT_DESIGN)
+        return stream.fork(R.SALT_DESIGN)
 
     # --------------------------------------------------------------- sampling
-    def sample(self, key, n: int) -> Float[Array, "n d1"]:
-        """`n` labelled rows $(x, y)$, shape `(n, d + 1)` (chain 0's design if the design is fixed)."""
-        return self.draw_samples(Stream.from_key(key), n, jnp.ones((), self.dtype))
-
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d1"]:
-        return self._draw_rows(self._design_stream(stream), stream.fork(SALT_NOISE), n, self.noise * temperature)
+        return self._draw_rows(self._design_stream(stream), stream.fork(R.SALT_NOISE), n, self.noise * temperature)
 
     def _draw_rows(self, design: Stream, noise: Stream, n: int, s) -> Float[Array, "n d1"]:
         z = R.normal(design, (n, self.d), self.dtype)
@@ -271,20 +230,20 @@ class Regression(AbstractFamily):
     def _draw_stats(self, ds: Stream, stream: Stream, n, s) -> RegressionStats:
         d, dt = self.d, self.dtype
         j = jnp.arange(d, dtype=dt)  # 0-based column index
-        chi = R.chisquare(ds.fork(1), jnp.maximum(n - j, 0.0), dt)  # A_jj^2 ~ chi^2_{n-j} (0-based)
+        chi = R.chisquare(ds.fork(R.SALT_WISHART_CHI), jnp.maximum(n - j, 0.0), dt)  # A_jj^2 ~ chi^2_{n-j} (0-based)
         A = jnp.diag(jnp.sqrt(chi))
         if d > 1:
             rows, cols = np.tril_indices(d, -1)
-            off = R.normal(ds.fork(2), (rows.size,), dt)
+            off = R.normal(ds.fork(R.SALT_WISHART_OFFDIAG), (rows.size,), dt)
             off = jnp.where(jnp.asarray(cols, dt) < n, off, 0.0)  # the columns j >= n of a singular Wishart
             A = A.at[rows, cols].set(off)
         B = self.chol @ A
         gram = B @ B.T
-        z = R.normal(stream.fork(SALT_NOISE), (d,), dt)
+        z = R.normal(stream.fork(R.SALT_NOISE), (d,), dt)
         z = jnp.where(j < n, z, 0.0)  # B's columns j >= n are zero: only r = min(n, d) of z count
         Bz = B @ z
         xy = gram @ self.w + s * Bz
-        resid = R.chisquare(stream.fork(SALT_RESID), jnp.maximum(n - d, 0.0)[None], dt)[0]
+        resid = R.chisquare(stream.fork(R.SALT_RESID), jnp.maximum(n - d, 0.0)[None], dt)[0]
         yy = self.w @ gram @ self.w + 2.0 * s * (self.w @ Bz) + s * s * (z @ z + resid)
         return RegressionStats(n, gram, xy, yy)
 
@@ -299,12 +258,13 @@ class Regression(AbstractFamily):
         return RegressionStats(jnp.sum(wt), Xw.T @ X, Xw.T @ y, jnp.sum(wt * y * y))
 
     # --------------------------------------------------------------- fitting
-    def fit(self, stats: RegressionStats) -> Regression:
+    def fit(self, stats: RegressionStats, stream: Stream) -> Regression:
+        """The ridge (or OLS / min-norm) solution of the statistics (no randomness: `stream` is unused)."""
         gram = 0.5 * (stats.gram + stats.gram.T)
         return self.with_w(ridge_solve(gram, stats.xy, self.ridge * stats.count))
 
     # --------------------------------------------------------------- metrics
-    def metrics(self, truth: Regression) -> dict[str, Float[Array, ""]]:
+    def metrics(self, truth: Regression, stream: Stream) -> dict[str, Float[Array, ""]]:
         e = truth.chol.T @ (self.w - truth.w)
         excess = jnp.sum(e * e)
         s0 = truth.chol.T @ truth.w
@@ -323,9 +283,7 @@ class Regression(AbstractFamily):
 
     # --------------------------------------------------------------- checks
     def check_regime(self, regime, generations: int) -> None:
-        drift = np.asarray(regime.drift) if not isinstance(regime.drift, jax.core.Tracer) else None
-        if drift is not None and drift.ndim == 1 and drift.shape[0] not in (1, self.d):
-            raise ValueError(f"drift has dimension {drift.shape[0]} but w has dimension {self.d}")
+        self.check_drift(regime.drift)
         if self.design == "fixed":
             sizes = set()
             if regime.lam is not None:
@@ -392,13 +350,13 @@ def _downstream(key, models, truth, T: int, lam, noise, path: str, chains: int):
     def one(model, chain):
         stream = Stream(key, chain)
         s = model.noise if noise is None else noise
-        ds = stream.fork(SALT_DESIGN)
+        ds = stream.fork(R.SALT_DESIGN)
         if path == "exact":
             st = model._draw_stats(ds, stream, jnp.asarray(T, model.dtype), s)
         else:
-            st = model.stats(model._draw_rows(ds, stream.fork(SALT_NOISE), T, s))
+            st = model.stats(model._draw_rows(ds, stream.fork(R.SALT_NOISE), T, s))
         gram = 0.5 * (st.gram + st.gram.T)
         fitted = model.with_w(ridge_solve(gram, st.xy, lam * st.count))
-        return fitted.metrics(truth)["excess_risk"]
+        return fitted.metrics(truth, stream)["excess_risk"]
 
     return jax.vmap(one)(models, jnp.arange(chains, dtype=jnp.uint32))

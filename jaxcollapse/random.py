@@ -1,5 +1,7 @@
 """Counter-based random streams and exact samplers that vectorize well on every backend.
 
+Public as `jaxcollapse.random`; `Stream` is also `jc.Stream`.
+
 Every chain draws its numbers from Threefry-2x32 (the generator behind `jax.random.key`)
 evaluated at the counter pair ``(chain, j)`` under a key that depends only on the user's
 key, the generation and a *salt* naming the use (the mean draw, the scatter draw, ...).
@@ -26,15 +28,39 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Key, UInt32
 
-# Salts: fixed tags for the separate uses of randomness inside one generation.
-SALT_MEAN = 1
-SALT_SCATTER = 2
-SALT_GAMMA = 3
-SALT_SAMPLES = 4
-SALT_REAL = 5
-SALT_SUBSAMPLE = 6
-SALT_INIT_REAL = 7
-SALT_FALLBACK = 1000  # + iteration
+# --------------------------------------------------------------------------- salts
+# Every salt of the package: a fixed tag naming one use of randomness, passed to `Stream.fork`.
+# Two forks of one stream with different salts are independent. One value may name two uses that
+# never fork the same stream (SALT_MEAN inside a Gaussian's statistics, SALT_PICK inside a
+# mixture's samples): only salts forked from the same stream must differ.
+
+# the engine, per chain and generation
+SALT_SAMPLES = 4  # the synthetic data drawn from the current model
+SALT_REAL = 5  # fresh real data drawn from the (current) truth
+SALT_SUBSAMPLE = 6  # accumulate_subsample's choice of rows
+SALT_INIT_REAL = 7  # the fixed real set (drawn once, at generation 0)
+SALT_FIT = 0x4649  # the stream every family's `fit` gets (random EM initialization, network training)
+SALT_CURATE = 0x4355  # a curation regime's noisy verifier
+SALT_METRICS = 0x4D45  # the stream every family's `metrics` gets (Monte Carlo metrics)
+
+# exact samplers of sufficient statistics
+SALT_MEAN = 1  # the sample mean (Gaussian)
+SALT_SCATTER = 2  # the chi-square diagonal of the Bartlett factor (Gaussian)
+SALT_SCATTER_OFFDIAG = SALT_SCATTER + 100  # the normal off-diagonal of the Bartlett factor (Gaussian)
+SALT_WISHART_CHI = 1  # the Bartlett diagonal of a regression design's Gram matrix (design stream)
+SALT_WISHART_OFFDIAG = 2  # its off-diagonal (design stream)
+SALT_GAMMA = 3  # the proposals of `gamma`
+SALT_FALLBACK = 1000  # + iteration: `gamma`'s exact fallback loop
+
+# drawing samples
+SALT_PICK = 1  # which component (mixture), stored point (KDE) or class (toy data) a sample comes from
+SALT_JITTER = 2  # the Gaussian noise added to it
+SALT_DESIGN = 21  # the inputs x of labelled rows (regression design, MLP regressor)
+SALT_NOISE = 22  # the label noise of labelled rows
+SALT_RESID = 23  # the residual chi-square of a regression's y'y
+SALT_LATENT = 11  # a VAE's latent draws
+SALT_DECODER_NOISE = 12  # a VAE's decoder noise
+SALT_DATA = 13  # the real data a neural family draws in data mode (generation 0)
 
 
 _ROT = ((13, 15, 26, 6), (17, 29, 16, 24))
