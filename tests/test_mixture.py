@@ -21,9 +21,9 @@ import jaxcollapse
 from jaxcollapse import GaussianMixture, regimes, verify
 from jaxcollapse import theory as th
 from jaxcollapse._random import Stream
-from jaxcollapse.checks import mixture as checks
 from jaxcollapse.data import SampleStats
 from jaxcollapse.families.mixture import moment_matched
+from jaxcollapse.verify import mixture as checks
 
 TRUTH = dict(weights=[0.4, 0.6], means=[[-2.0, 0.0], [2.0, 1.0]], covs=[[[1.0, 0.3], [0.3, 0.6]], [[0.5, -0.1],
                                                                                                    [-0.1, 0.8]]])
@@ -177,9 +177,9 @@ def test_single_component_check_rejects_a_wrong_theory():
     tr = float(np.trace(checks._M_COV))
     with jaxcollapse.x64():
         traj = checks.sim_single_component(jax.random.key(7), 0.25)
-        right = verify._means("demo", traj, "spread", ts, np.asarray(th.mle_variance(jnp.asarray(ts), checks._M_N, tr)))
-        shifted = verify._means("demo", traj, "spread", (10,), float(th.mle_variance(12, checks._M_N, tr)))
-        unbiased = verify._means("demo", traj, "spread", ts, tr)
+        right = verify.means("demo", traj, "spread", ts, np.asarray(th.mle_variance(jnp.asarray(ts), checks._M_N, tr)))
+        shifted = verify.means("demo", traj, "spread", (10,), float(th.mle_variance(12, checks._M_N, tr)))
+        unbiased = verify.means("demo", traj, "spread", ts, tr)
     assert verify.all_passed(right), verify.format_table(right)
     assert not any(c.passed for c in shifted), verify.format_table(shifted)
     assert not any(c.passed for c in unbiased), verify.format_table(unbiased)
