@@ -288,8 +288,17 @@ def _accumulate_mle(key, scale):
     n, ts = 5, (1, 3, 10, 40)
     traj = _sim_accumulate(key, scale)
     e = np.asarray(th.mean_sq_err_recursion(1.0 / np.arange(1, 41), n, _M_S2))[np.asarray(ts) - 1]
-    return (means(name, traj, "mean_sq_err", ts, e)
-            + means(name, traj, "trace", ts, theory_at(th.accumulate_mle_variance, ts, n, _M_S2)))
+    out = (means(name, traj, "mean_sq_err", ts, e)
+           + means(name, traj, "trace", ts, theory_at(th.accumulate_mle_variance, ts, n, _M_S2)))
+    # The t -> infinity limit sigma^2 [1 - sin(pi/sqrt n)/(pi/sqrt n)] against the exact e_40, without randomness:
+    # e_t = sigma^2 (1 - P_t), P_t = prod_{j<=t}(1 - x/j^2), x = 1/n, so the relative gap (P_t - P_inf)/(1 - P_t) =
+    # P_t [1 - prod_{j>t}(1 - x/j^2)]/(1 - P_t) <= P_t (x/t)/(1 - P_t) (Weierstrass, then sum_{j>t} 1/j^2 < 1/t).
+    g = ts[-1]
+    p_t = float(np.prod(1.0 - 1.0 / (n * np.arange(1, g + 1) ** 2)))
+    out.append(compare_gap(name, "limit vs exact e_t", g, float(e[-1]),
+                           float(th.accumulate_mle_mean_sq_err_limit(n, _M_S2)), p_t / (n * g) / (1.0 - p_t),
+                           reason="1 - prod_{j>t}(1 - x/j^2) < x/t"))
+    return out
 
 
 @register("gaussian.samples_accumulate", family="gaussian", source="derived here",
@@ -311,8 +320,13 @@ def _fresh_mle(key, scale):
     ts = (1, 3, 10, 30)
     traj = _sim_fresh(key, scale)
     e = theory_at(th.fresh_mle_mean_sq_err, ts, 10, 40, _M_S2)
-    return (means(name, traj, "mean_sq_err", ts, e)
-            + means(name, traj, "trace", ts, _M_S2 - e))
+    out = means(name, traj, "mean_sq_err", ts, e) + means(name, traj, "trace", ts, _M_S2 - e)
+    # The limit against the exact e_30, without randomness: e_t - e_inf = a (e_{t-1} - e_inf), a = n_s(n_s - 1)/N^2,
+    # e_0 = 0, so e_t = e_inf (1 - a^t) and the relative gap is a^t/(1 - a^t) = 7.2e-7 here; bound 1e-6.
+    limit = float(th.fresh_mle_mean_sq_err_limit(10, 40, _M_S2))
+    out.append(compare_gap(name, "limit vs exact e_t", ts[-1], e[-1], limit, 1e-6,
+                           reason="e_t = e_inf (1 - a^t): gap a^t/(1 - a^t), a = n_s(n_s-1)/N^2 = 0.624"))
+    return out
 
 
 @register("gaussian.augment", family="gaussian", source="Bertrand et al. 2024; derived here",
