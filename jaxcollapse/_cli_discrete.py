@@ -13,7 +13,7 @@ Galton–Watson process: the rate is a martingale yet dies out) and ``accumulate
 the first generation draws nothing: probability $e^{-n\lambda_0}$).
 
 It prints a table of theory against simulation (cross-chain mean $\pm$ standard error, $z$) at
-generations 1, 10, 50, 200 and $G$ wherever `jaxcollapse.theory.discrete` has an exact expectation.
+generations 1, 10, 50, 200 and $G$ wherever `jaxcollapse.theory.categorical` or `.poisson` has an exact expectation.
 Output folder (``--out``, default ``jaxcollapse_<family>_out/``): ``results.npz`` (per regime
 `Trajectory.to_numpy()`, ``theory/<regime>/<metric>``, ``truth/p`` or ``truth/rate``), ``summary.csv``
 (per generation ``<regime>/<metric>/mean`` and ``/std``), a per-chain CSV (``chains_gini_simpson.csv``:
@@ -251,7 +251,7 @@ def _path(cfg: DiscreteConfig, name: str) -> str:
 
 def theory_curves(cfg: DiscreteConfig, name: str, model) -> dict[str, np.ndarray]:
     """Exact expectations over generations 0..G (float64; NaN where there is none, e.g. tail metrics past t = 1)."""
-    from .theory import discrete as th
+    from . import theory as th
 
     G, n = cfg.G, cfg.n_
     t = np.arange(G + 1)

@@ -21,7 +21,7 @@ It prints a table (cross-chain mean $\pm$ standard error at generations 1, 10, 5
 truth's values at $t = 0$, and the exact theory where one exists: ``initial_gini_simpson`` under
 replace at $\tau = 1$ with the initial distribution refit (Wright–Fisher with $m$ first tokens), and
 ``gini_simpson`` under replace at $\tau = 1$ when $L = 2$ and the initial distribution is fixed
-(`jaxcollapse.theory.markov`). Output folder (``--out``, default ``jaxcollapse_ngram_out/``):
+(`jaxcollapse.theory.ngram`). Output folder (``--out``, default ``jaxcollapse_ngram_out/``):
 ``results.npz`` (`Trajectory.to_numpy()` per regime, keys prefixed by the regime, plus
 ``theory/<regime>/<metric>`` and the truth's ``truth/transition`` and ``truth/initial``),
 ``summary.csv`` (per generation: ``<regime>/<metric>/mean`` and ``/std``), ``config.toml`` (loadable
@@ -219,11 +219,11 @@ def metric_names(cfg: NgramConfig) -> tuple[str, ...]:
 
 
 def theory_curves(cfg: NgramConfig, name: str, model) -> dict[str, np.ndarray]:
-    """Exact expectations over generations 0..G where `jaxcollapse.theory.markov` has them (float64)."""
+    """Exact expectations over generations 0..G where `jaxcollapse.theory.ngram` has them (float64)."""
     import jax.numpy as jnp
 
     from ._config import x64
-    from .theory import markov as mk
+    from .theory import ngram as mk
 
     out: dict[str, np.ndarray] = {}
     if name != "replace" or cfg.temperature != 1.0:

@@ -723,6 +723,7 @@ def cmd_verify(args) -> int:
         comparisons = V.run_checks(names, **kwargs)
     except ValueError as e:
         raise CLIError(str(e)) from None
+    print(V.RULES)
     print(V.format_table(comparisons))
     return 0 if V.all_passed(comparisons) else 1
 

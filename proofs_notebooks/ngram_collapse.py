@@ -22,7 +22,7 @@
 # version of language-model collapse (Shumailov et al. 2024; Seddik et al. 2024): rare transitions are
 # not sampled, so they are forgotten, and a forgotten transition is never sampled again.
 #
-# **Results** (`jaxcollapse.theory.markov`; each is a registered check of `jaxcollapse.verify`).
+# **Results** (`jaxcollapse.theory.ngram`; each is a registered check of `jaxcollapse.verify`).
 #
 # 1. *Expected counts, any $L$.* $E C_{ij} = m\sum_{s=0}^{L-2}(\mu P^s)_i P_{ij}$ and the first tokens
 #    have mean $m\mu$ (at temperature $\tau$: the tempered $\mu$, $P$). The refit row $C_{ij}/N_i$ is
@@ -74,8 +74,8 @@ import numpy as np
 import jaxcollapse as jc
 from jaxcollapse import regimes as rg
 from jaxcollapse import verify
-from jaxcollapse.checks import ngram as chk
-from jaxcollapse.theory import markov as mk
+from jaxcollapse.theory import ngram as mk
+from jaxcollapse.verify import ngram as chk
 
 SCALE = float(os.environ.get("JAXCOLLAPSE_NB_SCALE", "1"))
 FIGDIR = os.environ.get("JAXCOLLAPSE_NB_FIGDIR")

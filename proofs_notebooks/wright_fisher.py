@@ -41,7 +41,7 @@
 #    $K$-type form $-2n\sum_i(1 - p_i)\ln(1 - p_i)$ (Littler 1975) are a few percent high at moderate $n$.
 # 5. *The tail vanishes.* One generation loses, in expectation, the mass $\sum_i p_i(1 - p_i)^n$; for
 #    Zipf($\beta$) this is $\sim \Gamma(1 - 1/\beta)\,\zeta(\beta)^{-1/\beta}\beta^{-1}\,n^{-(1 - 1/\beta)}$
-#    (Dohmatob et al. 2024, "A Tale of Tails"; re-derived in `jaxcollapse.theory.discrete`).
+#    (Dohmatob et al. 2024, "A Tale of Tails"; re-derived in `jaxcollapse.theory.categorical`).
 
 # %%
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The categorical family: truths, decoding, statistics, bad input, collapsed states, every regime.
 
 Statistical rule: |z| < 4 (conftest's `Z_BOUND`), fixed keys. The theory itself is checked against
-simulation by the registered checks (`jaxcollapse.checks.discrete`, run by tests/test_verify.py); here a
+simulation by the registered checks (`jaxcollapse.verify.categorical`, run by tests/test_verify.py); here a
 deliberately wrong theory (an off-by-one in t, a wrong population size) is shown to be rejected.
 """
 
@@ -188,15 +188,15 @@ def test_collapse_in_the_engine_and_chain_prefix_invariance():
 def test_wrong_theory_is_rejected():
     """The heterozygosity check's own simulation rejects t + 1 for t, and the diploid population size 2n
     for the haploid n (a classic factor-2 slip in Wright-Fisher formulas)."""
-    from jaxcollapse.checks import discrete as chk
+    from jaxcollapse.verify import categorical as chk
 
     with jaxcollapse.x64():
         traj = chk._sim_a(jax.random.key(5), 0.25, chk._H_N)
     ts = (5, 10)
     h = chk._H5
-    right = verify._means("demo", traj, "gini_simpson", ts, th.heterozygosity_mean(np.array(ts), chk._H_N, h))
-    shifted = verify._means("demo", traj, "gini_simpson", ts, th.heterozygosity_mean(np.array(ts) + 1, chk._H_N, h))
-    diploid = verify._means("demo", traj, "gini_simpson", ts, th.heterozygosity_mean(np.array(ts), 2 * chk._H_N, h))
+    right = verify.means("demo", traj, "gini_simpson", ts, th.heterozygosity_mean(np.array(ts), chk._H_N, h))
+    shifted = verify.means("demo", traj, "gini_simpson", ts, th.heterozygosity_mean(np.array(ts) + 1, chk._H_N, h))
+    diploid = verify.means("demo", traj, "gini_simpson", ts, th.heterozygosity_mean(np.array(ts), 2 * chk._H_N, h))
     assert verify.all_passed(right), verify.format_table(right)
     assert not any(c.passed for c in shifted), verify.format_table(shifted)
     assert not any(c.passed for c in diploid), verify.format_table(diploid)

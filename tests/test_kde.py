@@ -16,7 +16,7 @@ import scipy.stats as ss
 import jaxcollapse
 from jaxcollapse import KDE, Gaussian, regimes, verify
 from jaxcollapse import theory as th
-from jaxcollapse.checks import mixture as checks
+from jaxcollapse.verify import kde as checks
 
 KS_ALPHA = 1e-3
 
@@ -90,9 +90,9 @@ def test_fixed_replace_check_rejects_wrong_theories():
         right = th.kde_fixed_moments(*args, "replace")["spread"][ts]
         acc = th.kde_fixed_moments(*args, "accumulate")["spread"][ts]
         no_kernel = float(np.asarray(traj.mean("spread"))[0]) * (1 - 1 / checks._K_N) ** np.asarray(ts)
-        ok = verify._means("demo", traj, "spread", ts, right)
-        bad1 = verify._means("demo", traj, "spread", ts, acc)
-        bad2 = verify._means("demo", traj, "spread", ts, no_kernel)
+        ok = verify.means("demo", traj, "spread", ts, right)
+        bad1 = verify.means("demo", traj, "spread", ts, acc)
+        bad2 = verify.means("demo", traj, "spread", ts, no_kernel)
     assert verify.all_passed(ok), verify.format_table(ok)
     assert not any(c.passed for c in bad1), verify.format_table(bad1)
     assert not any(c.passed for c in bad2), verify.format_table(bad2)

@@ -20,10 +20,10 @@ from conftest import Z_BOUND
 import jaxcollapse
 from jaxcollapse import GaussianMixture, regimes, verify
 from jaxcollapse import theory as th
-from jaxcollapse.checks import mixture as checks
 from jaxcollapse.data import SampleStats
 from jaxcollapse.families.mixture import moment_matched
 from jaxcollapse.random import Stream
+from jaxcollapse.verify import mixture as checks
 
 S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream
 
@@ -179,9 +179,9 @@ def test_single_component_check_rejects_a_wrong_theory():
     tr = float(np.trace(checks._M_COV))
     with jaxcollapse.x64():
         traj = checks.sim_single_component(jax.random.key(7), 0.25)
-        right = verify._means("demo", traj, "spread", ts, np.asarray(th.mle_variance(jnp.asarray(ts), checks._M_N, tr)))
-        shifted = verify._means("demo", traj, "spread", (10,), float(th.mle_variance(12, checks._M_N, tr)))
-        unbiased = verify._means("demo", traj, "spread", ts, tr)
+        right = verify.means("demo", traj, "spread", ts, np.asarray(th.mle_variance(jnp.asarray(ts), checks._M_N, tr)))
+        shifted = verify.means("demo", traj, "spread", (10,), float(th.mle_variance(12, checks._M_N, tr)))
+        unbiased = verify.means("demo", traj, "spread", ts, tr)
     assert verify.all_passed(right), verify.format_table(right)
     assert not any(c.passed for c in shifted), verify.format_table(shifted)
     assert not any(c.passed for c in unbiased), verify.format_table(unbiased)

@@ -256,11 +256,11 @@ def test_fit_keys_come_from_the_stream():
 
 
 def test_coverage_of_the_truth_matches_the_finite_formula():
-    # Generation-0 coverage (the model is the truth): the exact finite-N mean of theory.neural.coverage_mean
+    # Generation-0 coverage (the model is the truth): the exact finite-N mean of theory.vae.coverage_mean
     # passes and the N = M -> infinity limit 1 - 2^-k is rejected (|z| > 4) with the replicates of
     # the registered check at the suite's scale (5,000). Bounds fixed before running.
-    from jaxcollapse.checks import neural as cn
-    from jaxcollapse.theory import neural as th
+    from jaxcollapse.theory import vae as th
+    from jaxcollapse.verify import vae as cn
 
     c = cn.coverage_replicates(jax.random.key(9), "moons", 2, 5000)
     se = c.std(ddof=1) / math.sqrt(c.size)

@@ -25,7 +25,7 @@ from jaxcollapse import regimes as rg
 from jaxcollapse import theory as th
 from jaxcollapse.families.ngram import Bigram, BigramStats, limit_distribution
 from jaxcollapse.random import Stream
-from jaxcollapse.theory import markov as mk
+from jaxcollapse.theory import ngram as mk
 
 S0 = Stream.from_key(jax.random.key(0))  # `fit` and `metrics` take a stream; the families tested here ignore it
 
@@ -309,7 +309,7 @@ def test_wrong_theory_is_rejected():
     """On the row-diversity check's own simulation: visits fixed at their mean m q_i instead of
     Binomial(m, q_i), or an off-by-one in t, are rejected; the right theory passes."""
     from jaxcollapse import verify
-    from jaxcollapse.checks import ngram as chk
+    from jaxcollapse.verify import ngram as chk
 
     with jc.x64():
         model, traj = chk._one_transition(jax.random.key(21), 0.25, smoothing=0.0, refit_initial=False)
@@ -321,11 +321,11 @@ def test_wrong_theory_is_rejected():
             S = mk.simpson_index_mean(jnp.asarray(ts) + shift, jnp.sum(P0 * P0, axis=1), A, B)
             return np.asarray(jnp.sum(pi[None, :] * (1.0 - S), axis=1))
 
-        right = verify._means("demo", traj, "gini_simpson", ts, gs(*mk.simpson_coefficients(
+        right = verify.means("demo", traj, "gini_simpson", ts, gs(*mk.simpson_coefficients(
             mk.binomial_visits(chk._M, q), chk._V, 0.0)))
         n_fixed = jnp.maximum(jnp.round(chk._M * q), 1.0)
-        wrong_fixed = verify._means("demo", traj, "gini_simpson", ts, gs(1.0 / n_fixed, 1.0 - 1.0 / n_fixed))
-        shifted = verify._means("demo", traj, "gini_simpson", ts, gs(*mk.simpson_coefficients(
+        wrong_fixed = verify.means("demo", traj, "gini_simpson", ts, gs(1.0 / n_fixed, 1.0 - 1.0 / n_fixed))
+        shifted = verify.means("demo", traj, "gini_simpson", ts, gs(*mk.simpson_coefficients(
             mk.binomial_visits(chk._M, q), chk._V, 0.0), shift=1))
     assert verify.all_passed(right), verify.format_table(right)
     assert not any(c.passed for c in wrong_fixed), verify.format_table(wrong_fixed)

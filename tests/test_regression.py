@@ -200,15 +200,15 @@ def test_every_regime_runs_finite_and_chain_prefix_invariant():
 def test_wrong_theory_is_rejected():
     """The replace_fixed check's configuration: the right formula passes, d/(T-d) and d/(T-d-2) fail."""
     from jaxcollapse import verify as V
-    from jaxcollapse.checks import regression as C
+    from jaxcollapse.verify import regression as C
 
     with jaxcollapse.x64():
         traj = C._run(jax.random.key(11), "fixed", regimes.replace(C.T), 0.25)
         ts = (5, 10)
-        right = V._means("demo", traj, "excess_risk", ts, np.asarray(th.replace_risk(np.asarray(ts), C.T, C.D)))
+        right = V.means("demo", traj, "excess_risk", ts, np.asarray(th.replace_risk(np.asarray(ts), C.T, C.D)))
         n = np.asarray(ts, np.float64)
-        low = V._means("demo", traj, "excess_risk", ts, n * C.D / (C.T - C.D))
-        high = V._means("demo", traj, "excess_risk", ts, n * C.D / (C.T - C.D - 2))
+        low = V.means("demo", traj, "excess_risk", ts, n * C.D / (C.T - C.D))
+        high = V.means("demo", traj, "excess_risk", ts, n * C.D / (C.T - C.D - 2))
     assert V.all_passed(right), V.format_table(right)
     assert not any(c.passed for c in low + high), V.format_table(low + high)
     assert all(c.stat > Z_BOUND for c in low + high)

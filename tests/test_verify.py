@@ -1,22 +1,24 @@
-"""The `jaxcollapse.verify` registry: every check passes at reduced scale; the rules can fail.
+"""The `jaxcollapse.verify` registry: every check passes at reduced scale; the rules can fail; discovery.
 
-Statistical rule (stated up front, the suite's own): |z| < `verify.Z_BOUND` = 4 for exact results,
-with a fixed key per check derived from the seed and the check's name. The checks run here at
-`SCALE` = 0.25 of their chain counts (25k-50k chains): the bound is unchanged, so power drops
-but the false-alarm rate does not rise (about 180 z-comparisons x 6.3e-5 ~ 0.011 expected).
+Statistical rule (stated up front, the suite's own): |z| < `verify.Z_BOUND` = 4 for Monte Carlo means,
+with a fixed key per check derived from the seed and the check's name; asymptotic formulas are checked
+deterministically against the exact finite value (rule "gap", no randomness). The checks run here at
+`SCALE` = 0.25 of their chain counts: the bound is unchanged, so power drops but the false-alarm rate
+does not rise (about 250 z-comparisons x 6.3e-5 ~ 0.016 expected).
 """
 
 from __future__ import annotations
 
 import math
+import pkgutil
 
 import jax
 import numpy as np
 import pytest
 
 import jaxcollapse
-from jaxcollapse import theory as th
-from jaxcollapse import verify
+from jaxcollapse import cli, verify
+from jaxcollapse.theory import gaussian as thg
 
 SCALE = 0.25
 
@@ -27,31 +29,107 @@ def test_check_passes(name):
     assert comps, f"{name} returned no comparisons"
     assert all(c.check == name for c in comps)
     assert all(math.isfinite(c.estimate) and math.isfinite(c.theory) for c in comps)
-    assert all(c.stderr > 0 for c in comps)
+    assert any(c.rule == "z" for c in comps), "every check compares a simulation"
+    assert all(c.stderr > 0 for c in comps if c.rule == "z")
+    assert all(c.note for c in comps if c.rule == "gap"), "a gap comparison states its reason"
     assert verify.all_passed(comps), "\n" + verify.format_table(comps)
+
+
+# --------------------------------------------------------------------------- discovery and registry
+def test_every_family_module_is_discovered():
+    """Each public module of the package is imported and registers checks under its own family name."""
+    mods = sorted(m.name for m in pkgutil.iter_modules(verify.__path__) if not m.name.startswith("_"))
+    assert {"gaussian", "categorical", "poisson", "ngram", "regression", "mixture", "kde", "vae"} <= set(mods)
+    assert not hasattr(verify, "CHECK_MODULES")
+    families = {c.family for c in verify.REGISTRY.values()}
+    for mod in mods:
+        assert mod in families, f"verify/{mod}.py registers no check of family {mod!r}"
+        assert all(nm.startswith(mod + ".") for nm, c in verify.REGISTRY.items() if c.family == mod)
 
 
 def test_registry_contents():
     gauss = [c for c in verify.REGISTRY.values() if c.family == "gaussian"]
-    assert len(gauss) >= 14
-    for c in gauss:
-        assert c.name in verify.REGISTRY and c.source and c.description and callable(c.run)
-    assert sum(name.startswith("gaussian.samples_") for name in verify.REGISTRY) >= 2  # the sample path
+    assert len(gauss) >= 18
+    for c in verify.REGISTRY.values():
+        assert c.source and c.description and callable(c.run)
+    # the sample path is confirmed for every Gaussian regime
+    for regime in ("replace", "accumulate", "fresh", "augment", "weighted", "drift"):
+        assert f"gaussian.samples_{regime}" in verify.REGISTRY
 
 
+# --------------------------------------------------------------------------- a check registered from outside
+def _bernoulli_heterozygosity(key, scale):
+    """A toy Bernoulli family, simulated here with numpy: p_t = Binomial(n, p_{t-1}) / n, E[2 p_t (1 - p_t)] =
+    (1 - 1/n)^t 2 p_0 (1 - p_0) (Wright-Fisher with two types)."""
+    n, p0, ts, chains = 10, 0.3, (1, 5), verify.scaled_chains(20_000, scale)
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+    p, out = np.full(chains, p0), []
+    for t in range(1, max(ts) + 1):
+        p = rng.binomial(n, p) / n
+        if t in ts:
+            h = 2.0 * p * (1.0 - p)
+            out.append(verify.compare_z("toy_bernoulli.heterozygosity", "H", t,
+                                        (1 - 1 / n) ** t * 2 * p0 * (1 - p0), h.mean(), h.std() / math.sqrt(h.size)))
+    return out
+
+
+@pytest.fixture
+def toy_check():
+    name = "toy_bernoulli.heterozygosity"
+    verify.register(name, family="toy_bernoulli", source="Wright-Fisher (test)",
+                    description="toy Bernoulli family: E H_t = (1 - 1/n)^t H_0")(_bernoulli_heterozygosity)
+    try:
+        yield name
+    finally:
+        verify.REGISTRY.pop(name, None)
+
+
+def test_check_registered_outside_runs_through_run_checks_and_cli(toy_check, capsys):
+    comps = verify.run_checks(family="toy_bernoulli", scale=SCALE)
+    assert [c.check for c in comps] == [toy_check] * 2 and verify.all_passed(comps), verify.format_table(comps)
+    assert cli.main(["verify", "--family", "toy_bernoulli", "--scale", str(SCALE)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == verify.RULES
+    assert toy_check in out and out.strip().splitlines()[-1].endswith("all passed")
+    assert cli.main(["verify", "--list", "--family", "toy_bernoulli"]) == 0
+    assert toy_check in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the rules can fail
 def test_wrong_theory_fails_on_a_real_simulation():
     """An off-by-one in the generation count, or MLE and unbiased confused, is caught at reduced scale."""
-    n = verify._S_N
+    from jaxcollapse.verify import gaussian as g
+
+    n = g._S_N
     with jaxcollapse.x64():
-        traj = verify._sim_samples(jax.random.key(7), SCALE)  # the configuration of gaussian.samples_replace
+        traj = g._sim_samples(jax.random.key(7), SCALE)  # the configuration of gaussian.samples_replace
         ts = (5, 10)
-        right = verify._means("demo", traj, "trace", ts, verify._theory(th.mle_variance, ts, n, 1.0))
+        right = verify.means("demo", traj, "trace", ts, verify.theory_at(thg.mle_variance, ts, n, 1.0))
         # E sigma_5^2: 0.774 against 0.735 for t + 1, about 6 standard errors apart at this scale
-        shifted = verify._means("demo", traj, "trace", (5,), verify._theory(th.mle_variance, (6,), n, 1.0))
-        unbiased = verify._means("demo", traj, "trace", ts, verify._theory(th.unbiased_variance, ts, 1.0))
+        shifted = verify.means("demo", traj, "trace", (5,), verify.theory_at(thg.mle_variance, (6,), n, 1.0))
+        unbiased = verify.means("demo", traj, "trace", ts, verify.theory_at(thg.unbiased_variance, ts, 1.0))
     assert verify.all_passed(right), verify.format_table(right)
     assert not any(c.passed for c in shifted), verify.format_table(shifted)
     assert not any(c.passed for c in unbiased), verify.format_table(unbiased)
+
+
+def test_vae_check_runs_the_family_radius_code(monkeypatch):
+    """`vae.coverage_truth` uses the family's own `knn_radius`: an off-by-one there (the (k-1)-th neighbour)
+    shrinks every coverage ball and the check fails; the family's code as it is passes."""
+    from jaxcollapse.families import _nets as fam
+    from jaxcollapse.theory import vae as thv
+    from jaxcollapse.verify import vae as cv
+
+    exact = thv.coverage_mean(cv._N_REF, cv._N_FAKE, fam.KNN_K)
+    with jaxcollapse.x64():
+        c = cv.coverage_replicates(jax.random.key(3), "moons", 2, 2000)
+        good = verify.compare_z("demo", "coverage", 0, exact, c.mean(), c.std(ddof=1) / math.sqrt(c.size))
+        right = fam.knn_radius
+        monkeypatch.setattr(fam, "knn_radius", lambda x, k: right(x, k - 1))
+        c = cv.coverage_replicates(jax.random.key(3), "moons", 2, 2000)
+        bad = verify.compare_z("demo", "coverage", 0, exact, c.mean(), c.std(ddof=1) / math.sqrt(c.size))
+    assert good.passed, verify.format_table([good])
+    assert not bad.passed, verify.format_table([bad])
 
 
 def test_compare_rules():
@@ -64,16 +142,33 @@ def test_compare_rules():
     assert not verify.compare_z("c", "q", 1, 1.0, math.inf, 0.1).passed
     assert verify.compare_z("c", "q", 1, 1.0, 1.0, 0.0).passed  # exact agreement with no noise
     assert not verify.compare_z("c", "q", 1, 1.0, 1.1, 0.0).passed
-    rel = verify.compare_rel("c", "q", 9, 2.0, 2.05, 0.01, bound=0.04)
-    assert rel.rule == "rel" and rel.passed and rel.stat == pytest.approx(0.025)
-    assert not verify.compare_rel("c", "q", 9, 2.0, 2.2, 0.01, bound=0.04).passed
+    gap = verify.compare_gap("c", "q", 9, 2.0, 2.05, 0.025, reason="a bound")
+    assert gap.rule == "gap" and gap.passed and gap.stat == pytest.approx(0.025) and gap.note == "a bound"
+    assert not verify.compare_gap("c", "q", 9, 2.0, 2.2, 0.04, reason="a bound").passed
+    assert not verify.compare_gap("c", "q", 9, 0.0, 0.1, 0.04, reason="a bound").passed
+    with pytest.raises(ValueError, match="reason"):
+        verify.compare_gap("c", "q", 9, 2.0, 2.05, 0.04, reason="")
+
+
+def test_gap_bounds_are_the_stated_inequalities():
+    """The proved bounds behind three gap comparisons hold with the exact sums (and are not loose by 10x)."""
+    from jaxcollapse.theory import categorical as thc
+
+    for t in (10, 100, 1000):
+        tail = math.pi**2 / 6 - sum(1.0 / j**2 for j in range(1, t + 1))
+        assert 1.0 / (t + 1) < tail < 1.0 / t  # sum_{j>t} 1/j^2 between the integral bounds
+    n, t = 5, 50
+    with jaxcollapse.x64():
+        exact = float(thc.heterozygosity_accumulate(t, n, 1.0)[0])
+    gap = 1.0 - thc.heterozygosity_accumulate_limit(n, 1.0) / exact
+    assert 0.9 / (n * t) < gap <= 1.0 / (n * t)
 
 
 def test_format_table():
     comps = [
         verify.compare_z("gaussian.a", "trace", 1, 0.95, 0.951, 0.001),
         verify.compare_z("gaussian.a", "trace", 10, 0.6, 0.7, 0.001),
-        verify.compare_rel("gaussian.long_check_name", "limit", 100, 0.1645, 0.1635, 5e-4, bound=0.04),
+        verify.compare_gap("gaussian.long_check_name", "limit", 100, 0.1635, 0.1645, 0.01, reason="1/t"),
     ]
     text = verify.format_table(comps)
     lines = text.splitlines()
@@ -83,14 +178,17 @@ def test_format_table():
     body = lines[2:-1]
     assert len(body) == 3
     assert [ln.split()[-1] for ln in body] == ["PASS", "FAIL", "PASS"]
+    assert "gap<=" in body[2] and "asym" in body[2]
     assert len({len(ln) for ln in lines[:2]}) == 1  # header and rule aligned
     summary = lines[-1]
     assert summary.startswith("2/3 comparisons passed in 2 checks")
     assert "|z| < 4" in summary and "FAILED: gaussian.a" in summary
     assert f"{2 * math.erfc(4 / math.sqrt(2)):.3f}" in summary  # the failure budget of the 2 z-comparisons
-    assert "relative tolerance on 1" in summary
+    assert verify.false_alarm_budget(comps) == pytest.approx(2 * math.erfc(4 / math.sqrt(2)))
+    assert "deterministic gap on 1" in summary
     assert verify.all_passed(comps[:1]) and not verify.all_passed(comps) and not verify.all_passed([])
     assert "all passed" in verify.format_table(comps[:1]).splitlines()[-1]
+    assert "|z|" in verify.RULES and "false-alarm" in verify.RULES and "gap" in verify.RULES
 
 
 def test_run_checks_bad_input():
@@ -103,6 +201,8 @@ def test_run_checks_bad_input():
             verify.run_checks(["gaussian.mle_variance"], scale=bad)
     with pytest.raises(ValueError, match="already registered"):
         verify.register("gaussian.mle_variance", family="gaussian", source="x", description="x")(lambda k, s: [])
+    with pytest.raises(ValueError, match="family"):
+        verify.register("x.y", family="", source="x", description="x")
 
 
 def test_keys_fixed_and_seeded():
@@ -112,7 +212,7 @@ def test_keys_fixed_and_seeded():
     c = verify.run_checks([name], scale=SCALE, seed=1)
     assert [x.estimate for x in a] == [x.estimate for x in b]
     assert [x.estimate for x in a] != [x.estimate for x in c]
-    k1, k2 = (np.asarray(jax.random.key_data(verify._check_key(0, nm))) for nm in (name, "gaussian.drift"))
+    k1, k2 = (np.asarray(jax.random.key_data(verify.check_key(0, nm))) for nm in (name, "gaussian.drift"))
     assert not np.array_equal(k1, k2)
 
 

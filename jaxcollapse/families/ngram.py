@@ -10,7 +10,7 @@ with $C_{ij}$ the number of bigrams $(i, j)$, $N_i = \sum_j C_{ij}$ the visits o
 positions $0..L-2$, $F_i$ the number of sequences starting with $i$, and $\alpha \ge 0$ additive
 (Dirichlet) smoothing. **A row never visited keeps its previous value** when $\alpha = 0$ (no data,
 no update); with $\alpha > 0$ it becomes uniform. The initial distribution is refit the same way
-unless `refit_initial=False` holds it fixed. See `jaxcollapse.theory.markov` for what is exact.
+unless `refit_initial=False` holds it fixed. See `jaxcollapse.theory.ngram` for what is exact.
 
 There is no exact sampler of the bigram counts of Markov paths, so the family runs on the
 engine's sample path only (`simulate(..., path="samples")`). Tokens are drawn by inversion:

@@ -4,7 +4,7 @@ Refitting the rate by the sample mean of $n$ draws, $\lambda_t = S_t/n$ with
 $S_t \mid \lambda_{t-1} \sim \mathrm{Poisson}(n\lambda_{t-1})$, makes $S_t$ a critical Galton–Watson
 process with Poisson(1) offspring: $S_t \mid S_{t-1} \sim \mathrm{Poisson}(S_{t-1})$. The rate is a
 martingale, $E\lambda_t = \lambda_0$, yet it hits 0 (and stays there) with probability 1; see
-`jaxcollapse.theory.discrete` for the exact extinction probabilities.
+`jaxcollapse.theory.poisson` for the exact extinction probabilities.
 
 `Poisson.sample_stats` draws the sufficient statistic $S \sim \mathrm{Poisson}(n\lambda)$ directly, with
 `jax.random.poisson` (exact: Knuth's product method below mean 10, Hörmann's transformed rejection

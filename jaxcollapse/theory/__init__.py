@@ -1,99 +1,43 @@
-"""Closed forms of model collapse, one module per family or source.
+r"""Closed forms of model collapse: pure functions, one module per family or source.
 
-`jaxcollapse.theory.gaussian` holds the Gaussian results; its public names are re-exported here.
+One module per family, named as the family is in every layer (`jaxcollapse.families.X`,
+`jaxcollapse.theory.X`, `jaxcollapse.verify.X`): `gaussian`, `categorical`, `poisson`, `ngram`,
+`regression`, `mixture`, `kde`, `vae`, plus `curation` (a noisy verifier in the loop) and `rates` (the
+collapse rate behind `jaxcollapse.bayes`). Each function's docstring states the result, its conditions
+and its source, or says "derived here" with the derivation; `jaxcollapse.verify` holds a check against
+simulation for each. Nothing here imports the simulator.
+
+The public names of every submodule (its `__all__`) are also attributes of this package, gathered when
+it is imported (`jaxcollapse.theory.mle_variance is jaxcollapse.theory.gaussian.mle_variance`): a new
+function or module needs no edit here, and two modules exporting one name is an import error.
 """
 
-from . import discrete as discrete
-from . import gaussian as gaussian
-from . import markov as markov
-from . import mixture as mixture
-from . import neural as neural
-from . import rates as rates
-from . import regression as regression
-from .discrete import WFAbsorption as WFAbsorption
-from .discrete import absorption_time_diffusion as absorption_time_diffusion
-from .discrete import fixation_probability as fixation_probability
-from .discrete import fixation_time_diffusion as fixation_time_diffusion
-from .discrete import heterozygosity_accumulate as heterozygosity_accumulate
-from .discrete import heterozygosity_accumulate_limit as heterozygosity_accumulate_limit
-from .discrete import heterozygosity_fresh as heterozygosity_fresh
-from .discrete import heterozygosity_mean as heterozygosity_mean
-from .discrete import heterozygosity_one_step as heterozygosity_one_step
-from .discrete import heterozygosity_schedule as heterozygosity_schedule
-from .discrete import heterozygosity_smoothed as heterozygosity_smoothed
-from .discrete import littler_time as littler_time
-from .discrete import loss_time_diffusion as loss_time_diffusion
-from .discrete import mass_lost_one_generation as mass_lost_one_generation
-from .discrete import poisson_extinction_probability as poisson_extinction_probability
-from .discrete import poisson_extinction_schedule as poisson_extinction_schedule
-from .discrete import poisson_rate_var as poisson_rate_var
-from .discrete import poisson_survival_asymptotic as poisson_survival_asymptotic
-from .discrete import tempered_probabilities as tempered_probabilities
-from .discrete import wright_fisher_absorption as wright_fisher_absorption
-from .discrete import wright_fisher_k_absorption as wright_fisher_k_absorption
-from .discrete import wright_fisher_matrix as wright_fisher_matrix
-from .discrete import zipf_mass_lost_asymptotic as zipf_mass_lost_asymptotic
-from .gaussian import accumulate_mean_sq_err_known_var as accumulate_mean_sq_err_known_var
-from .gaussian import accumulate_mle_mean_sq_err as accumulate_mle_mean_sq_err
-from .gaussian import accumulate_mle_mean_sq_err_limit as accumulate_mle_mean_sq_err_limit
-from .gaussian import accumulate_mle_variance as accumulate_mle_variance
-from .gaussian import augment_mean_sq_err as augment_mean_sq_err
-from .gaussian import chi_mean as chi_mean
-from .gaussian import conserved_mean as conserved_mean
-from .gaussian import critical_temperature as critical_temperature
-from .gaussian import det_ratio_mean as det_ratio_mean
-from .gaussian import drift_mean_sq_err as drift_mean_sq_err
-from .gaussian import fresh_drift_mean_sq_err as fresh_drift_mean_sq_err
-from .gaussian import fresh_mle_mean_sq_err as fresh_mle_mean_sq_err
-from .gaussian import fresh_mle_mean_sq_err_limit as fresh_mle_mean_sq_err_limit
-from .gaussian import log_det_ratio_mean as log_det_ratio_mean
-from .gaussian import log_det_ratio_var as log_det_ratio_var
-from .gaussian import log_variance_mean as log_variance_mean
-from .gaussian import log_variance_var as log_variance_var
-from .gaussian import mean_sq_err_recursion as mean_sq_err_recursion
-from .gaussian import mean_sq_err_schedule as mean_sq_err_schedule
-from .gaussian import mixed_mean_sq_err as mixed_mean_sq_err
-from .gaussian import mle_mean_sq_err as mle_mean_sq_err
-from .gaussian import mle_mean_sq_err_tempered as mle_mean_sq_err_tempered
-from .gaussian import mle_variance as mle_variance
-from .gaussian import mle_variance_tempered as mle_variance_tempered
-from .gaussian import sigma_mean as sigma_mean
-from .gaussian import sigma_mean_schedule as sigma_mean_schedule
-from .gaussian import trace_mean as trace_mean
-from .gaussian import unbiased_mean_sq_err as unbiased_mean_sq_err
-from .gaussian import unbiased_variance as unbiased_variance
-from .gaussian import unbiased_variance_fourth_moment as unbiased_variance_fourth_moment
-from .gaussian import variance_schedule as variance_schedule
-from .gaussian import w2sq_mean as w2sq_mean
-from .gaussian import w2sq_mean_schedule as w2sq_mean_schedule
-from .markov import cross_entropy_rate as cross_entropy_rate
-from .markov import entropy_rate as entropy_rate
-from .markov import expected_transition_counts as expected_transition_counts
-from .markov import kl_rate as kl_rate
-from .markov import mutual_information as mutual_information
-from .markov import perplexity as perplexity
-from .markov import stationary_distribution as stationary_distribution
-from .mixture import curated_gaussian_one_step as curated_gaussian_one_step
-from .mixture import gaussian_overlap as gaussian_overlap
-from .mixture import kde_fixed_moments as kde_fixed_moments
-from .mixture import kde_scott_factor as kde_scott_factor
-from .mixture import kde_scott_spread as kde_scott_spread
-from .mixture import mixture_l2sq as mixture_l2sq
-from .mixture import mixture_moments as mixture_moments
-from .mixture import mixture_spread_mean as mixture_spread_mean
-from .rates import collapse_rate as collapse_rate
-from .rates import diversity_rate as diversity_rate
-from .rates import log_ratio_logpdf as log_ratio_logpdf
-from .rates import log_ratio_var as log_ratio_var
-from .rates import ols_error_increment as ols_error_increment
-from .rates import rate_approx as rate_approx
-from .rates import rate_sample as rate_sample
-from .regression import accumulate_bound as accumulate_bound
-from .regression import accumulate_fixed_risk as accumulate_fixed_risk
-from .regression import accumulate_fresh_risk as accumulate_fresh_risk
-from .regression import downstream_ols_risk as downstream_ols_risk
-from .regression import downstream_ridge_risk as downstream_ridge_risk
-from .regression import fixed_design_mixed_risk as fixed_design_mixed_risk
-from .regression import minnorm_risk as minnorm_risk
-from .regression import minnorm_w_norm_sq as minnorm_w_norm_sq
-from .regression import mp_stieltjes as mp_stieltjes
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+__all__: list[str] = []
+"""The flat names (gathered from the submodules), then the submodules' names (`MODULES`)."""
+
+MODULES: tuple[str, ...] = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+"""The theory modules, one per family or source."""
+
+
+def _gather() -> None:
+    owner: dict[str, str] = {}
+    for mod_name in MODULES:
+        mod = importlib.import_module(f"{__name__}.{mod_name}")
+        names = getattr(mod, "__all__", None)
+        if names is None:
+            raise ImportError(f"jaxcollapse.theory.{mod_name} has no __all__: list its public closed forms there")
+        for name in names:
+            if name in owner:
+                raise ImportError(f"jaxcollapse.theory.{owner[name]} and .{mod_name} both export {name!r}")
+            owner[name] = mod_name
+            globals()[name] = getattr(mod, name)
+    __all__.extend(sorted(owner))
+    __all__.extend(MODULES)
+
+
+_gather()

@@ -30,6 +30,16 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln, polygamma
 from jaxtyping import Array, ArrayLike, Float
 
+__all__ = [
+    "collapse_rate",
+    "diversity_rate",
+    "log_ratio_logpdf",
+    "log_ratio_var",
+    "ols_error_increment",
+    "rate_approx",
+    "rate_sample",
+]
+
 DIVISORS = ("mle", "unbiased")
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "accumulate_fresh_risk",
     "downstream_ols_risk",
     "downstream_ridge_risk",
+    "downstream_ridge_risk_spectral",
     "fixed_design_mixed_risk",
     "minnorm_risk",
     "minnorm_w_norm_sq",
@@ -160,9 +161,11 @@ def fixed_design_mixed_risk(n: ArrayLike, T: ArrayLike, d: int, w: ArrayLike, no
     $w = 1/2$; or weighted) $e_t = (1 - q^t)\eta_r + \sum_{j\le t} q^{t-j+1}\eta_j$, $q = 1 - w$, and
     $$E\|w_t - w^*\|^2_\Sigma = \frac{\sigma^2 d}{T-d-1}\Big[(1 - q^t)^2 + \frac{q^2(1 - q^{2t})}{1 - q^2}\Big];$$
     with fresh real labels each generation (``real="fresh"``) the real increments are independent:
-    $\frac{\sigma^2 d}{T-d-1}\,(w^2 + q^2)\frac{1 - q^{2t}}{1 - q^2}$. Both tend to finite limits
-    ($4/3$ and $1$ times the one-fit error at $w = 1/2$). Cf. Gerstgrasser et al. 2024 and Kazdan et
-    al. 2024, whose mixed real/synthetic linear-regression settings these are.
+    $\frac{\sigma^2 d}{T-d-1}\,(w^2 + q^2)\frac{1 - q^{2t}}{1 - q^2}$. Both tend to finite limits:
+    $1 + q^2/(1 - q^2)$ and $(w^2 + q^2)/(1 - q^2)$ times the one-fit error, which at $w = q = 1/2$ are
+    $1 + \frac{1/4}{3/4} = 4/3$ and $\frac{1/2}{3/4} = 2/3$ (fresh real labels each generation average
+    two independent noise draws per fit, so the limit lies below the one-fit error). Cf. Gerstgrasser et
+    al. 2024 and Kazdan et al. 2024, whose mixed real/synthetic linear-regression settings these are.
     """
     if real not in ("fixed", "fresh"):
         raise ValueError(f"real must be 'fixed' or 'fresh', got {real!r}")
@@ -229,7 +232,9 @@ def downstream_ridge_risk(n: ArrayLike, T: ArrayLike, T0: ArrayLike, d: int, rid
     with $m, m_2$ from `mp_stieltjes`. The $n$-dependent term grows linearly in $n$, as in the OLS case;
     at $\lambda \to 0$ (and $\gamma < 1$) it reduces to the OLS formula up to $d/(T - d)$ for $d/(T-d-1)$.
     Dohmatob, Feng and Kempe 2024, Section 4 (ridge counterpart of Theorem 4.1); finite $d$ differs from
-    this limit by $O(1/d)$ relatively. Needs $\lambda > 0$ and $T_0 \ge d + 2$; `w_star_sq` is $\|w^*\|^2$.
+    this limit by $O(1/d)$ relatively
+    (`downstream_ridge_risk_spectral` gives the finite-$d$ value). Needs $\lambda > 0$ and $T_0 \ge d + 2$;
+    `w_star_sq` is $\|w^*\|^2$.
     """
     _need_ols(T0, d, "T0")
     lam = np.asarray(ridge, np.float64)
@@ -241,6 +246,32 @@ def downstream_ridge_risk(n: ArrayLike, T: ArrayLike, T0: ArrayLike, d: int, rid
     c = _arr(n) * _arr(noise0) ** 2 / (_arr(T0) - d - 1.0)
     return (c * d * (1.0 - 2.0 * lam * m + lam * lam * m2) + lam * lam * _arr(w_star_sq) * m2
             + _arr(noise) ** 2 * gamma * (m - lam * m2))
+
+
+def downstream_ridge_risk_spectral(eigs: ArrayLike, n: ArrayLike, T: ArrayLike, T0: ArrayLike, d: int,
+                                   ridge: ArrayLike, noise: ArrayLike = 1.0, noise0: ArrayLike = 1.0,
+                                   w_star_sq: ArrayLike = 1.0) -> np.ndarray:
+    r"""The finite-$d$ downstream ridge risk of `downstream_ridge_risk`, given the spectrum of $\hat\Sigma$.
+
+    Derived here (the first, exact step of `downstream_ridge_risk`'s derivation, before any limit): with
+    $R = (\hat\Sigma + \lambda)^{-1}$, $\hat\Sigma = X^\top X/T$ of eigenvalues $s_1..s_d$, and the isotropy of
+    the design ($E[R^2] = \frac1d E\,\mathrm{tr}R^2\,I$ by rotation invariance),
+    $$E\|\hat w - w^*\|^2 = E\Big[c\sum_i\frac{s_i^2}{(s_i + \lambda)^2}
+      + \frac{\lambda^2\|w^*\|^2}{d}\sum_i\frac{1}{(s_i + \lambda)^2}
+      + \frac{\sigma^2}{T}\sum_i\frac{s_i}{(s_i+\lambda)^2}\Big],$$
+    $c = n\sigma_0^2/(T_0 - d - 1)$, the expectation over the spectrum of a Wishart$_d(T, I/T)$ matrix. This
+    returns the bracket for each row of `eigs` (shape (..., d)): its mean over independent draws of the
+    spectrum is the exact finite-$d$ risk, with no Marchenko–Pastur limit taken. Float64 numpy.
+    """
+    _need_ols(T0, d, "T0")
+    s = np.asarray(eigs, np.float64)
+    lam = float(ridge)
+    if not lam > 0:
+        raise ValueError(f"the ridge formula needs lambda > 0, got {ridge}")
+    c = float(n) * float(noise0) ** 2 / (float(T0) - d - 1.0)
+    inv2 = 1.0 / (s + lam) ** 2
+    return np.asarray(c * np.sum(s * s * inv2, axis=-1) + lam * lam * float(w_star_sq) / d * np.sum(inv2, axis=-1)
+                      + float(noise) ** 2 / float(T) * np.sum(s * inv2, axis=-1), np.float64)
 
 
 def minnorm_w_norm_sq(n: ArrayLike, T0: ArrayLike, d: int, w_star_sq: ArrayLike = 1.0) -> Float[Array, "..."]:

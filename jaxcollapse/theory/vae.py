@@ -1,4 +1,4 @@
-r"""Closed forms for the metrics of the learned generative families (`jaxcollapse.VAE`).
+r"""Closed forms for the metrics of the VAE family (`jaxcollapse.VAE`).
 
 The neural families themselves have no closed-form collapse law; what has one is the yardstick. The
 ``coverage`` metric of Naeem, Oh, Uh, Choi and Yoo (2020), "Reliable fidelity and diversity metrics for
@@ -9,6 +9,8 @@ generation 0 of every VAE trajectory (and so the scale every later generation is
 from __future__ import annotations
 
 import math
+
+__all__ = ["coverage_mean"]
 
 
 def coverage_mean(n_ref: int, n_fake: int, k: int) -> float:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import regimes
-from .. import theory as th
 from ..families import Gaussian
-from ..verify import _chains, _keys, _path_means, _path_vars, _paths, _sim, register
+from ..theory import rates as th
+from ._core import keys, path_means, path_vars, paths, register, scaled_chains, sim
 
 _N, _G, _TS = 30, 5, (1, 2, 5)
 
@@ -26,13 +26,13 @@ _N, _G, _TS = 30, 5, (1, 2, 5)
 def _collapse_rate(key, scale):
     name = "bayes.collapse_rate"
     out = []
-    for k, tau in zip(_keys(key, 2), (1.0, 0.9), strict=True):
-        traj = _sim(k, Gaussian(0.0, 2.0, "mle"), regimes.replace(_N, temperature=tau), _G, _chains(20000, scale),
+    for k, tau in zip(keys(key, 2), (1.0, 0.9), strict=True):
+        traj = sim(k, Gaussian(0.0, 2.0, "mle"), regimes.replace(_N, temperature=tau), _G, scaled_chains(20000, scale),
                     ("trace",), record_paths=True)
-        v = _paths(traj, "trace")
+        v = paths(traj, "trace")
         y = np.full_like(v, np.nan)
         y[1:] = np.log(v[1:]) - np.log(v[:-1])  # y[t]: the step into generation t
         rate = float(th.collapse_rate(_N, tau * tau, "mle"))
-        out += _path_means(name, f"E log ratio tau={tau:g}", y, _TS, -rate)
-        out += _path_vars(name, f"Var log ratio tau={tau:g}", y, _TS, float(th.log_ratio_var(_N)))
+        out += path_means(name, f"E log ratio tau={tau:g}", y, _TS, -rate)
+        out += path_vars(name, f"Var log ratio tau={tau:g}", y, _TS, float(th.log_ratio_var(_N)))
     return out

@@ -1,4 +1,4 @@
-r"""Checks of the bigram language model (`jaxcollapse.Bigram`) against `jaxcollapse.theory.markov`.
+r"""Checks of the bigram language model (`jaxcollapse.Bigram`) against `jaxcollapse.theory.ngram`.
 
 Every comparison is exact (rule ``"z"``, $|z| <$ `verify.Z_BOUND`): Monte Carlo means over chains
 with their standard errors, fixed keys. Configurations (static shapes) are shared so that the five
@@ -22,8 +22,8 @@ import numpy as np
 from .. import random as R
 from .. import regimes
 from ..families.ngram import Bigram
-from ..theory import markov as mk
-from ..verify import _chains, _keys, _means, _sim, compare_z, register
+from ..theory import ngram as mk
+from ._core import compare_z, keys, means, register, scaled_chains, sim
 
 _V, _SUPPORT, _M, _G = 8, 4, 20, 10
 # Generations compared: by t = 10 (alpha = 0) the mean diversity is 2% of its start and carried by a few
@@ -42,8 +42,8 @@ def _truth(length: int, *, smoothing=0.0, refit_initial=True) -> Bigram:
 
 def _one_transition(key, scale, *, smoothing, refit_initial):
     model = _truth(2, smoothing=smoothing, refit_initial=refit_initial)
-    traj = _sim(key, model, regimes.replace(_M), _G, _chains(40_000, scale), ("gini_simpson", "initial_gini_simpson"),
-                path="samples")
+    traj = sim(key, model, regimes.replace(_M), _G, scaled_chains(40_000, scale),
+               ("gini_simpson", "initial_gini_simpson"), path="samples")
     return model, traj
 
 
@@ -53,10 +53,10 @@ def _one_transition(key, scale, *, smoothing, refit_initial):
 def _initial_diversity(key, scale):
     name = "ngram.initial_diversity"
     out = []
-    for k, a in zip(_keys(key, 2), _ALPHAS, strict=True):
+    for k, a in zip(keys(key, 2), _ALPHAS, strict=True):
         model, traj = _one_transition(k, scale, smoothing=a, refit_initial=True)
         s = mk.initial_simpson_mean(jnp.asarray(_TS), _M, model.initial, a)
-        out += _means(name, traj, "initial_gini_simpson", _TS, 1.0 - np.asarray(s), quantity=f"alpha={a:g}")
+        out += means(name, traj, "initial_gini_simpson", _TS, 1.0 - np.asarray(s), quantity=f"alpha={a:g}")
     return out
 
 
@@ -66,14 +66,14 @@ def _initial_diversity(key, scale):
 def _row_diversity(key, scale):
     name = "ngram.row_diversity"
     out = []
-    for k, a in zip(_keys(key, 2), _ALPHAS, strict=True):
+    for k, a in zip(keys(key, 2), _ALPHAS, strict=True):
         model, traj = _one_transition(k, scale, smoothing=a, refit_initial=False)
         P0, q = model.transition, model.initial
         A, B = mk.simpson_coefficients(mk.binomial_visits(_M, q), _V, a)
         S = mk.simpson_index_mean(jnp.asarray(_TS), jnp.sum(P0 * P0, axis=1), A, B)  # (T, V)
         pi = mk.stationary_distribution(P0)
         theory = np.asarray(jnp.sum(pi[None, :] * (1.0 - S), axis=1))
-        out += _means(name, traj, "gini_simpson", _TS, theory, quantity=f"alpha={a:g}")
+        out += means(name, traj, "gini_simpson", _TS, theory, quantity=f"alpha={a:g}")
     return out
 
 
@@ -84,13 +84,13 @@ def _accumulate_diversity(key, scale):
     name = "ngram.accumulate_diversity"
     ts = (1, 3, 10)
     model = _truth(2, refit_initial=False)
-    traj = _sim(key, model, regimes.accumulate(_M), _G, _chains(40_000, scale), ("gini_simpson",), path="samples")
+    traj = sim(key, model, regimes.accumulate(_M), _G, scaled_chains(40_000, scale), ("gini_simpson",), path="samples")
     P0 = model.transition
     factor = mk.accumulate_heterozygosity_factor(_G, mk.binomial_visits(_M, model.initial))  # (G + 1, V)
     H0 = 1.0 - jnp.sum(P0 * P0, axis=1)
     pi = mk.stationary_distribution(P0)
     theory = np.asarray(jnp.sum(pi[None, :] * H0[None, :] * factor, axis=1))[np.asarray(ts)]
-    return _means(name, traj, "gini_simpson", ts, theory, quantity="accumulate alpha=0")
+    return means(name, traj, "gini_simpson", ts, theory, quantity="accumulate alpha=0")
 
 
 def _row_entries(P0: np.ndarray) -> list[tuple[int, int]]:
@@ -109,7 +109,7 @@ def _row_entries(P0: np.ndarray) -> list[tuple[int, int]]:
 def _row_mean(key, scale):
     name = "ngram.row_mean"
     out = []
-    for k, a in zip(_keys(key, 2), _ALPHAS, strict=True):
+    for k, a in zip(keys(key, 2), _ALPHAS, strict=True):
         model, traj = _one_transition(k, scale, smoothing=a, refit_initial=False)
         P0 = np.asarray(model.transition)
         c = mk.row_mean_contraction(mk.binomial_visits(_M, model.initial), _V, a)
@@ -146,10 +146,10 @@ def _counts(key_data, model: Bigram, tau, chain_ids):
 def _expected_counts(key, scale):
     name = "ngram.expected_counts"
     model = _truth(_LC)
-    chains = _chains(20_000, scale)
+    chains = scaled_chains(20_000, scale)
     ids = jnp.arange(chains, dtype=jnp.uint32)
     out = []
-    for k, tau in zip(_keys(key, 2), (1.0, 0.7), strict=True):
+    for k, tau in zip(keys(key, 2), (1.0, 0.7), strict=True):
         trans, first = _counts(jax.random.key_data(k), model, jnp.asarray(tau, model.dtype), ids)
         mu_t, P_t = mk.tempered(model.initial, tau), mk.tempered(model.transition, tau)
         EC = np.asarray(mk.expected_transition_counts(P_t, mu_t, _M, _LC))

@@ -1,9 +1,9 @@
-r"""Closed forms for the categorical (Wright–Fisher) and Poisson families under recursive refitting.
+r"""Closed forms for the categorical (Wright–Fisher) family under recursive refitting.
 
 Conventions (those of `jaxcollapse.simulate`): model 0 is the truth; generation $t \ge 1$ refits on
 data drawn from model $t-1$. Categorical: $p_t = N_t/n$ with $N_t \sim \mathrm{Multinomial}(n, p_{t-1})$
 (replace), the haploid Wright–Fisher model with population size $n$; the heterozygosity (Gini–Simpson
-index) is $H(p) = 1 - \sum_i p_i^2$. Poisson: $\lambda_t = S_t/n$, $S_t \sim \mathrm{Poisson}(n\lambda_{t-1})$.
+index) is $H(p) = 1 - \sum_i p_i^2$. The Poisson family's closed forms are in `jaxcollapse.theory.poisson`.
 
 Functions return float64 numpy arrays (`t` may be an int or an array of generations). The exact Markov
 chain results (`wright_fisher_absorption`, `wright_fisher_k_absorption`) are linear algebra on the
@@ -35,8 +35,6 @@ References:
 - Kemeny and Snell (1960), *Finite Markov Chains*, ch. III (fundamental matrix; absorbing chains).
 - Dohmatob, Feng, Yang, Charton and Kempe (2024), "A Tale of Tails: Model Collapse as a Change of
   Scaling Laws" (ICML).
-- Harris (1963), *The Theory of Branching Processes*; Athreya and Ney (1972), ch. I (generating
-  functions of Galton–Watson processes, Kolmogorov's estimate for critical processes).
 """
 
 from __future__ import annotations
@@ -63,10 +61,6 @@ __all__ = [
     "littler_time",
     "loss_time_diffusion",
     "mass_lost_one_generation",
-    "poisson_extinction_probability",
-    "poisson_extinction_schedule",
-    "poisson_rate_var",
-    "poisson_survival_asymptotic",
     "tempered_probabilities",
     "wright_fisher_absorption",
     "wright_fisher_k_absorption",
@@ -363,63 +357,3 @@ def zipf_mass_lost_asymptotic(n: ArrayLike, beta: ArrayLike) -> np.ndarray:
     n = np.asarray(n, np.float64)
     c = _special().gamma(1.0 - 1.0 / beta) / (beta * _special().zeta(beta) ** (1.0 / beta))
     return np.asarray(c * n ** (-(1.0 - 1.0 / beta)), np.float64)
-
-
-# --------------------------------------------------------------------------- Poisson
-def poisson_rate_var(t: ArrayLike, n: ArrayLike, rate0: ArrayLike, memory: str = "replace") -> np.ndarray:
-    r"""$\mathrm{Var}\,\lambda_t$ (and $E\lambda_t = \lambda_0$ always): $t\lambda_0/n$ (replace) or
-    $\frac{\lambda_0}{n}\sum_{j\le t} j^{-2} \to \frac{\pi^2}{6}\frac{\lambda_0}{n}$ (accumulate).
-
-    Derived here: $\lambda_t = \lambda_{t-1} + a_t(\bar x_t - \lambda_{t-1})$ ($a_t = 1$ replace, $1/t$
-    accumulate) where $\bar x_t$, the mean of $n$ draws of Poisson($\lambda_{t-1}$), has conditional mean
-    $\lambda_{t-1}$ and variance $\lambda_{t-1}/n$. The increment is a martingale difference, so
-    $e_t = E(\lambda_t - \lambda_0)^2 = e_{t-1} + a_t^2 E\lambda_{t-1}/n = e_{t-1} + a_t^2\lambda_0/n$.
-    """
-    t = np.atleast_1d(_t(t)).astype(np.int64)
-    if memory == "replace":
-        return np.asarray(t * rate0 / n, np.float64)
-    if memory == "accumulate":
-        j = np.arange(1, int(t.max()) + 1, dtype=np.float64)
-        s = np.concatenate([[0.0], np.cumsum(1.0 / (j * j))])
-        return np.asarray(rate0 / n * s[t], np.float64)
-    raise ValueError(f"memory must be 'replace' or 'accumulate', got {memory!r}")
-
-
-def poisson_extinction_schedule(ns: ArrayLike, rate0: ArrayLike) -> np.ndarray:
-    r"""$P(\lambda_t = 0)$ for $t = 1..len(ns)$, replace with sample sizes $n_1, n_2, \dots$ (exact).
-
-    Derived here from the Laplace transform $L_t(a) = E e^{-a\lambda_t}$: since $S_t \mid \lambda_{t-1} \sim
-    \mathrm{Poisson}(n_t\lambda_{t-1})$, $L_t(a) = L_{t-1}(n_t(1 - e^{-a/n_t}))$, and $P(\lambda_t = 0) =
-    L_t(\infty) = L_{t-1}(n_t)$. Iterating $a \leftarrow n_k(1 - e^{-a/n_k})$ for $k = t-1, \dots, 1$ from
-    $a = n_t$ gives $P(\lambda_t = 0) = e^{-a\lambda_0}$. For constant $n$, $S_t$ is a critical Galton–Watson
-    process with Poisson(1) offspring and this is the generating-function iteration $f(s) = e^{s-1}$
-    (Harris 1963; Athreya and Ney 1972, §I.1).
-    """
-    ns = np.asarray(ns, np.float64)
-    out = np.empty(ns.size)
-    for t in range(1, ns.size + 1):
-        a = ns[t - 1]
-        for k in range(t - 2, -1, -1):
-            a = ns[k] * -np.expm1(-a / ns[k])
-        out[t - 1] = math.exp(-a * rate0)
-    return np.asarray(out, np.float64)
-
-
-def poisson_extinction_probability(t: ArrayLike, n: ArrayLike, rate0: ArrayLike) -> np.ndarray:
-    r"""Replace, constant $n$: $P(\lambda_t = 0) = \exp(n\lambda_0(q_{t-1} - 1))$, $q_0 = 0$, $q_k = e^{q_{k-1} - 1}$.
-
-    $S_1 \sim \mathrm{Poisson}(n\lambda_0)$ and afterwards each unit has Poisson(1) offspring, so
-    $P(S_t = 0) = E[q_{t-1}^{S_1}]$ with $q_k = f^{(k)}(0)$, $f(s) = e^{s-1}$ (see `poisson_extinction_schedule`).
-    """
-    t = np.atleast_1d(_t(t)).astype(np.int64)
-    g = int(t.max())
-    q = np.zeros(g + 1)
-    for k in range(1, g + 1):
-        q[k] = math.exp(q[k - 1] - 1.0)
-    return np.asarray(np.exp(n * rate0 * (q[np.maximum(t - 1, 0)] - 1.0)), np.float64)
-
-
-def poisson_survival_asymptotic(t: ArrayLike, n: ArrayLike, rate0: ArrayLike) -> np.ndarray:
-    r"""$P(\lambda_t > 0) \approx 1 - \exp(-2n\lambda_0/t)$ for large $t$ (Kolmogorov's estimate for a critical
-    process with offspring variance 1: $1 - q_t \sim 2/t$; Athreya and Ney 1972, §I.9)."""
-    return np.asarray(-np.expm1(-2.0 * n * rate0 / _t(t)), np.float64)
