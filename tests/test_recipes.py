@@ -365,3 +365,31 @@ def test_devices_must_divide_the_chains(monkeypatch):
         run._check_devices(3, 200)
     with pytest.raises(cli.CLIError, match="this machine has 4 device"):
         run._check_devices(5, 200)
+
+
+def test_memory_estimate_refuses_only_what_cannot_fit():
+    from jaxcollapse.cli import run
+
+    r = recipes.get("ngram")
+    p = r.resolve({"regimes": ["accumulate_subsample"]})
+    m, _, reg = r.build({**p, "regime": "accumulate_subsample"})
+    est = run.estimate_memory(r, p, {"a": m}, {"a": reg}, r.metrics(p))
+    # the pool of every sequence so far dominates: chains x n G sequences x L tokens, twice, 4 bytes each
+    pool = p["chains"] * p["n"] * p["generations"] * p["length"] * 2 * 4
+    assert pool <= est <= 1.5 * pool
+    run._check_memory(est, force=False)  # the default size fits here
+    with pytest.raises(cli.CLIError, match="needs about .* GiB .* --force-memory"):
+        run._check_memory(2**60, force=False)
+    run._check_memory(2**60, force=True)  # --force-memory
+
+
+def test_example_config_is_the_default_experiment():
+    """examples/default.toml, read as `--config` reads it, resolves to the Gaussian recipe's defaults."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from jaxcollapse.cli import run
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "default.toml"
+    g = recipes.get("gaussian")
+    assert run.resolve(g, SimpleNamespace(config=str(path)), {}) == g.resolve({})
