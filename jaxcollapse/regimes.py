@@ -276,3 +276,68 @@ def preset(name: str, **kwargs) -> Regime:
         raise ValueError(f"unknown regime {name!r}; choose one of {tuple(PRESETS)}")
     return PRESETS[name](**kwargs)
 
+
+
+FROM_PARAMS_KEYS = ("regime", "n", "n_real", "lam", "w", "real", "subsample", "temperature", "drift")
+
+
+def from_params(params: dict) -> Regime:
+    r"""The `Regime` a configuration stands for: the one place that turns configuration into a Regime.
+
+    Keys (all but ``regime`` optional): ``regime`` (a preset name: ``replace``, ``accumulate``,
+    ``accumulate_subsample``, ``augment``, ``fresh``, ``weighted``), ``n`` (default 100), ``n_real``,
+    ``lam`` (default 1), ``w`` (default 0.5), ``real`` (``"fixed"`` or ``"fresh"``; weighted only, default
+    ``"fixed"``), ``subsample``, ``temperature`` (default 1), ``drift`` (default 0). A key the regime does
+    not use is ignored, so one configuration serves every regime; an unknown key is refused.
+
+    **One meaning of $n$**: the number of *synthetic* samples drawn in each generation, in every regime
+    but augment; real data come on top of it:
+
+    - ``replace``, ``accumulate``: $n$ synthetic samples per generation;
+    - ``accumulate_subsample``: $n$ synthetic per generation, training on a uniform subsample of
+      ``subsample`` (default $n$) of all synthetic samples so far;
+    - ``fresh``: $n_{\rm real}$ fresh real samples (default $n$) **plus** $n$ synthetic ones per
+      generation, so a generation trains on $n_{\rm real} + n$ samples;
+    - ``weighted``: $n_{\rm real}$ real samples (default $n$; a fixed set drawn once unless
+      ``real = "fresh"``) plus $n$ synthetic ones, the real data with total weight $w$;
+    - ``augment``: a fixed real set of $n_{\rm real}$ samples (default $n$) plus
+      $\mathrm{round}(\lambda\, n_{\rm real})$ synthetic ones (Bertrand et al. 2024's ratio $\lambda$).
+
+    Raises one `ValueError` naming the parameter, its value and the valid range.
+    """
+    unknown = [k for k in params if k not in FROM_PARAMS_KEYS]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], FROM_PARAMS_KEYS, n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown regime parameter {unknown[0]!r}{hint}; valid: {', '.join(FROM_PARAMS_KEYS)}")
+    name = params.get("regime")
+    if name not in PRESETS:
+        raise ValueError(f"regime = {name!r} is invalid: regime must be one of {', '.join(PRESETS)}")
+
+    def count(key, default):
+        v = params.get(key)
+        v = default if v is None else v
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{key} = {v!r} is invalid: {key} must be an integer >= 1")
+        return int(v)
+
+    n = count("n", 100)
+    knobs = {"temperature": params.get("temperature", 1.0), "drift": params.get("drift", 0.0)}
+    knobs = {k: (1.0 if k == "temperature" else 0.0) if v is None else v for k, v in knobs.items()}
+    if name in ("replace", "accumulate"):
+        return PRESETS[name](n, **knobs)
+    if name == "accumulate_subsample":
+        return accumulate_subsample(n, count("subsample", n), **knobs)
+    n_real = count("n_real", n)
+    if name == "augment":
+        lam = params.get("lam")
+        return augment(n_real, 1.0 if lam is None else lam, **knobs)
+    if name == "fresh":
+        return fresh(n_real, n, **knobs)
+    real = params.get("real") or "fixed"
+    if real not in ("fixed", "fresh"):
+        raise ValueError(f"real = {real!r} is invalid: real must be one of 'fixed', 'fresh'")
+    w = params.get("w")
+    return weighted(n_real, n, 0.5 if w is None else w, real=real, **knobs)

@@ -334,55 +334,6 @@ def test_wrong_theory_is_rejected():
     assert_z((right[0].estimate - right[0].theory) / right[0].stderr, "right theory")
 
 
-# --------------------------------------------------------------------------- command line
-SMALL = ["--vocab", "5", "--support", "3", "--length", "3", "--m", "6", "--chains", "8", "--generations", "3"]
-
-
-@pytest.mark.parametrize(
-    "argv, match",
-    [
-        (["--vocab", "1"], "vocab"),
-        (["--length", "1"], "length"),
-        (["--m", "0"], "m must be"),
-        (["--temperature", "0"], "temperature"),
-        (["--smoothing", "-1"], "smoothing"),
-        (["--vocab", "5", "--support", "9"], "support"),
-        (["--regime", "replce"], "did you mean 'replace'"),
-        (["--metrics", "perplexty"], "did you mean 'perplexity'"),
-        (["--m", "6", "--regime", "fresh", "--n-real", "6"], "n_real"),
-        (["--lenght", "3"], "unrecognized"),
-    ],
-)
-def test_cli_bad_input_one_line_exit_2(argv, match, tmp_path, capsys):
-    from jaxcollapse import cli
-
-    out = tmp_path / "out"
-    rc = cli.main(["run", "--family", "ngram", *argv, "--out", str(out)])
-    err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and err.startswith("jaxcollapse: error:") and match in err, err
-    assert not out.exists()
-
-
-@pytest.mark.slow  # a full CLI run; the CLI's bad-input tests stay in the default suite
-def test_cli_run_and_config_roundtrip(tmp_path, capsys):
-    from jaxcollapse import cli
-
-    out = tmp_path / "out"
-    rc = cli.main(["run", "--family", "ngram", *SMALL, "--smoothing", "0", "--regime", "replace", "--metrics",
-                   "mass_lost", "initial_gini_simpson", "--out", str(out)])
-    assert rc == 0
-    table = capsys.readouterr().out
-    assert "initial_gini_simpson" in table and "mass_lost" in table
-    names = {p.name for p in out.iterdir()}
-    assert names == {"results.npz", "summary.csv", "config.toml", "table.txt", "entropy_rate.png", "perplexity.png"}
-    res = np.load(out / "results.npz")
-    assert res["replace/mean/entropy_rate"].shape == (4,) and "theory/replace/initial_gini_simpson" in res
-    rc = cli.main(["run", "--config", str(out / "config.toml"), "--out", str(tmp_path / "again"), "--quiet"])
-    assert rc == 0
-    again = np.load(tmp_path / "again" / "results.npz")
-    np.testing.assert_array_equal(again["replace/mean/mass_lost"], res["replace/mean/mass_lost"])
-
-
 # --------------------------------------------------------------------------- a drifting truth (moving logits)
 def test_translate_moves_every_row_and_keeps_the_support():
     with jc.x64():

@@ -1,0 +1,83 @@
+"""The command line: ``jaxcollapse run | verify | sweep | forecast | bench``.
+
+One module per command (``run.py``, ``verify.py``, ``bench.py``; ``sweep`` and ``forecast`` are still
+served by ``jaxcollapse._cli_sweep`` and ``jaxcollapse._cli_forecast``), and `_common` for what they
+share: the one-line error (`CLIError`, exit status 2), the parser, TOML reading, output published
+atomically, one progress display. Each command's `main(argv)` gets the arguments after its name.
+JAX is imported only once a command computes, so ``--help`` is fast.
+
+Every error is one line ``jaxcollapse: error: ...`` on stderr with exit status 2, and nothing written;
+Ctrl-C exits with 130, leaving nothing half-written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# The names below are what the old family runners (`_cli_learned`, `_cli_neural`), `_cli_sweep` and
+# `_cli_forecast` import from here, until they move into this package; nothing else outside `cli/` uses them.
+from ._common import PROG as PROG
+from ._common import CLIError as CLIError
+from ._common import _adder as _adder
+from ._common import _check_out as _check_out
+from ._common import _Parser as _Parser
+from ._common import _publish as _publish
+from ._common import _suggest as _suggest
+from ._common import _toml_value as _toml_value
+from ._common import _write_csv as _write_csv
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("jaxcollapse.cli.run", "run a family's experiment (see 'jaxcollapse run --family NAME --help')"),
+    "verify": ("jaxcollapse.cli.verify", "check theory against simulation"),
+    "sweep": ("jaxcollapse._cli_sweep", "run a parameter sweep from a TOML config (resumable)"),
+    "forecast": ("jaxcollapse._cli_forecast", "fit the Bayesian collapse model to a per-chain CSV and forecast"),
+    "bench": ("jaxcollapse.cli.bench", "run benchmarks/bench_gaussian.py (arguments passed through)"),
+}
+
+
+def _top_help() -> str:
+    w = max(map(len, COMMANDS))
+    lines = [f"usage: {PROG} {{{','.join(COMMANDS)}}} ...", "",
+             "Model collapse in JAX: simulate recursive refitting, check theory, sweep, forecast.", "",
+             "commands:"]
+    lines += [f"  {name:<{w}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "options:", "  -h, --help  show this help and exit", "  --version   show the version and exit",
+              "", f"'{PROG} COMMAND --help' shows a command's options."]
+    return "\n".join(lines)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jaxcollapse")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without an install
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jaxcollapse`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if not argv:
+            raise CLIError(f"choose a command: {', '.join(COMMANDS)} (see '{PROG} --help')")
+        cmd = argv[0]
+        if cmd in ("-h", "--help"):
+            print(_top_help())
+            return 0
+        if cmd == "--version":
+            print(f"{PROG} {_version()}")
+            return 0
+        if cmd not in COMMANDS:
+            raise CLIError(f"unknown command {cmd!r}{_suggest(cmd, COMMANDS)}; choose one of {', '.join(COMMANDS)} "
+                           f"(see '{PROG} --help')")
+        return importlib.import_module(COMMANDS[cmd][0]).main(argv[1:])
+    except CLIError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return e.code
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
