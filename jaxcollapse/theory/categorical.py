@@ -180,8 +180,8 @@ def tempered_probabilities(p: ArrayLike, temperature: ArrayLike = 1.0, top_k: in
                            top_p: float | None = None) -> np.ndarray:
     r"""The decoded distribution $q$ (float64 numpy): $q \propto p^{1/\tau}$, then top-k, then top-p, renormalized.
 
-    The same rule as `Categorical.sampling_probs` (ties in top-k broken by the lower index), written
-    independently in numpy for the checks.
+    A definition: the same rule as `Categorical.sampling_probs` (ties in top-k broken by the lower index),
+    written independently in numpy for the checks.
     """
     p = np.asarray(p, np.float64)
     q = np.where(p > 0, np.exp((np.log(np.where(p > 0, p, 1.0)) - np.log(p.max())) / temperature), 0.0)
@@ -211,7 +211,10 @@ def fixation_probability(p0: ArrayLike) -> np.ndarray:
 
 
 def wright_fisher_matrix(n: int) -> np.ndarray:
-    r"""The $(n+1)\times(n+1)$ transition matrix of one category's count: $P_{jk} = \binom nk (j/n)^k (1-j/n)^{n-k}$."""
+    r"""The $(n+1)\times(n+1)$ transition matrix of one category's count: $P_{jk} = \binom nk (j/n)^k (1-j/n)^{n-k}$.
+
+    The two-type Wright–Fisher chain (Ewens 2004, §1.2).
+    """
     j = np.arange(n + 1, dtype=np.float64)
     from scipy import stats
 
@@ -219,7 +222,8 @@ def wright_fisher_matrix(n: int) -> np.ndarray:
 
 
 class WFAbsorption(NamedTuple):
-    """Exact two-type Wright–Fisher absorption quantities, indexed by the initial count k = 0..n."""
+    """Exact two-type Wright–Fisher absorption quantities, indexed by the initial count k = 0..n
+    (`wright_fisher_absorption`: Kemeny and Snell 1960)."""
 
     time: np.ndarray  # E[T | k], T the first t with p_t in {0, 1}
     loss: np.ndarray  # P(lost | k) = 1 - k/n

@@ -115,7 +115,8 @@ def chi_mean(k: ArrayLike, m: ArrayLike) -> Float[Array, "..."]:
     r"""$E\sqrt{\chi^2_k/m} = \sqrt{2/m}\,\Gamma(\tfrac{k+1}{2})/\Gamma(\tfrac k2)$.
 
     The one-generation factor $c$ of $E\sigma_t = \sigma c^t$ (with $k = n - 1$ and $m = n$ or $n - 1$).
-    Standard; computed through `gammaln` so it stays accurate for large $k$.
+    Standard (the mean of the chi distribution; Johnson, Kotz and Balakrishnan 1994, *Continuous Univariate
+    Distributions* 1, ch. 18); computed through `gammaln` so it stays accurate for large $k$.
     """
     k, m = _f(k), _f(m)
     return jnp.sqrt(2.0 / m) * jnp.exp(gammaln((k + 1.0) / 2.0) - gammaln(k / 2.0))

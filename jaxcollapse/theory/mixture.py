@@ -88,7 +88,8 @@ def mixture_l2sq(w1: Float[ArrayLike, " K"], m1: Float[ArrayLike, "K d"], c1: Fl
 def mixture_moments(w: Float[ArrayLike, " K"], m: Float[ArrayLike, "K d"], c: Float[ArrayLike, "K d d"],
                     ) -> tuple[Float[Array, " d"], Float[Array, "d d"]]:
     r"""Mean $\sum_k w_k\mu_k$ and covariance $\sum_k w_k(\Sigma_k + \mu_k\mu_k^\top) - \bar\mu\bar\mu^\top$
-    of a mixture (law of total variance), weights normalized."""
+    of a mixture, weights normalized. Derived here: the law of total variance over the component label.
+    """
     w, m, c = jnp.asarray(w), jnp.asarray(m), jnp.asarray(c)
     w = w / jnp.sum(w)
     mean = w @ m

@@ -110,6 +110,8 @@ def tempered(p: Float[ArrayLike, "*rows V"], tau) -> Float[Array, "*rows V"]:
     r"""Rows (or a vector) raised to the power $1/\tau$ and renormalized: sampling at temperature $\tau$.
 
     $p^{(\tau)}_j = p_j^{1/\tau} / \sum_k p_k^{1/\tau}$; zeros stay zeros.
+
+    A definition (the decoding rule of `jaxcollapse.Bigram` at temperature $\tau$).
     """
     p = _f(p)
     tau = _f(tau)
@@ -141,7 +143,10 @@ def _pi(P, pi):
 
 
 def entropy_rate(P: Float[ArrayLike, "V V"], pi: Float[ArrayLike, " V"] | None = None) -> Float[Array, ""]:
-    r"""$H(P) = -\sum_i \pi_i \sum_j P_{ij}\ln P_{ij}$ in nats ($\pi$ stationary unless given)."""
+    r"""$H(P) = -\sum_i \pi_i \sum_j P_{ij}\ln P_{ij}$ in nats ($\pi$ stationary unless given).
+
+    Cover and Thomas 2006, Sections 4.2 and 4.4 (module docstring).
+    """
     P = _f(P)
     pi = _pi(P, pi)
     return -jnp.sum(pi * jnp.sum(xlogy(P, P), axis=1))
@@ -150,7 +155,10 @@ def entropy_rate(P: Float[ArrayLike, "V V"], pi: Float[ArrayLike, " V"] | None =
 def cross_entropy_rate(P: Float[ArrayLike, "V V"], Q: Float[ArrayLike, "V V"],
                        pi: Float[ArrayLike, " V"] | None = None) -> Float[Array, ""]:
     r"""$-\sum_i \pi_i \sum_j P_{ij} \ln Q_{ij}$: the per-token log-loss of $P$'s sequences under $Q$ ($+\infty$
-    when $Q$ misses a transition of $P$)."""
+    when $Q$ misses a transition of $P$).
+
+    Cover and Thomas 2006, Sections 4.2 and 4.4 (module docstring).
+    """
     P, Q = _f(P), _f(Q)
     pi = _pi(P, pi)
     return entropy_rate(P, pi) + kl_rate(P, Q, pi)
@@ -161,6 +169,8 @@ def kl_rate(P: Float[ArrayLike, "V V"], Q: Float[ArrayLike, "V V"],
     r"""KL divergence rate $\sum_i \pi_i \sum_j P_{ij}\ln(P_{ij}/Q_{ij})$, $\pi$ stationary for $P$.
 
     $+\infty$ when $Q_{ij} = 0 < \pi_i P_{ij}$ for some $(i, j)$.
+
+    Cover and Thomas 2006, Sections 4.2 and 4.4 (module docstring).
     """
     P, Q = _f(P), _f(Q)
     pi = _pi(P, pi)
@@ -173,19 +183,28 @@ def kl_rate(P: Float[ArrayLike, "V V"], Q: Float[ArrayLike, "V V"],
 def perplexity(P: Float[ArrayLike, "V V"], Q: Float[ArrayLike, "V V"],
                pi: Float[ArrayLike, " V"] | None = None) -> Float[Array, ""]:
     r"""Per-token perplexity of long sequences of the chain $P$ under the model $Q$: $\exp$ of the
-    cross-entropy rate (the limit of $\exp(-\frac1L \ln Q(X_{0:L}))$ for stationary $X \sim P$)."""
+    cross-entropy rate (the limit of $\exp(-\frac1L \ln Q(X_{0:L}))$ for stationary $X \sim P$).
+
+    Cover and Thomas 2006, Sections 4.2 and 4.4 (module docstring).
+    """
     return jnp.exp(cross_entropy_rate(P, Q, pi))
 
 
 def mutual_information(P: Float[ArrayLike, "V V"], pi: Float[ArrayLike, " V"] | None = None) -> Float[Array, ""]:
-    r"""$I(X_s; X_{s+1}) = H(\pi) - H(P)$ for the stationary chain, in nats."""
+    r"""$I(X_s; X_{s+1}) = H(\pi) - H(P)$ for the stationary chain, in nats.
+
+    Cover and Thomas 2006, Sections 4.2 and 4.4 (module docstring).
+    """
     P = _f(P)
     pi = _pi(P, pi)
     return -jnp.sum(xlogy(pi, pi)) - entropy_rate(P, pi)
 
 
 def state_marginals(initial: Float[ArrayLike, " V"], P: Float[ArrayLike, "V V"], length: int) -> Float[Array, "L V"]:
-    r"""$\mu_s = \mu P^s$ for $s = 0, \dots, L-1$."""
+    r"""$\mu_s = \mu P^s$ for $s = 0, \dots, L-1$.
+
+    The Markov property (Kemeny and Snell 1960, ch. II).
+    """
     mu, P = _f(initial), _f(P)
     rows = [mu]
     for _ in range(length - 1):
@@ -199,6 +218,8 @@ def expected_transition_counts(P: Float[ArrayLike, "V V"], initial: Float[ArrayL
 
     Exact for any $L \ge 2$ (derived here: $P(X_s = i, X_{s+1} = j) = (\mu P^s)_i P_{ij}$). For sampling at
     temperature $\tau$ pass `tempered(P, tau)` and `tempered(initial, tau)`.
+
+    Derived here (result 1 of the module docstring).
     """
     P = _f(P)
     occ = jnp.sum(state_marginals(initial, P, length)[:-1], axis=0)  # expected visits per sequence
@@ -206,13 +227,19 @@ def expected_transition_counts(P: Float[ArrayLike, "V V"], initial: Float[ArrayL
 
 
 def expected_initial_counts(initial: Float[ArrayLike, " V"], m) -> Float[Array, " V"]:
-    r"""$E[\text{first-token counts}] = m\mu$."""
+    r"""$E[\text{first-token counts}] = m\mu$.
+
+    Derived here (result 1 of the module docstring).
+    """
     return _f(m) * _f(initial)
 
 
 def binomial_visits(m: int, q: Float[ArrayLike, " V"]) -> Float[Array, "V m1"]:
     r"""Row $i$: the $\mathrm{Binomial}(m, q_i)$ pmf over $k = 0..m$ (visits of state $i$ when $m$ sequences
-    of length 2 start from the fixed distribution $q$)."""
+    of length 2 start from the fixed distribution $q$).
+
+    Derived here (result 2 of the module docstring).
+    """
     q = _f(q)
     k = jnp.arange(m + 1, dtype=q.dtype)
     logc = gammaln(m + 1.0) - gammaln(k + 1.0) - gammaln(m - k + 1.0)
@@ -247,6 +274,8 @@ def simpson_index_mean(t, S0: Float[ArrayLike, " *rows"], A, B) -> Float[Array, 
     r"""$E S_t$ from $E S_t = A + B\,E S_{t-1}$: $B^t S_0 + A(1 - B^t)/(1 - B)$ ($S_0 + tA$ when $B = 1$).
 
     Output shape `t.shape + S0.shape`.
+
+    Derived here (result 2 of the module docstring).
     """
     t = _f(t)
     S0, A, B = _f(S0), _f(A), _f(B)
@@ -263,6 +292,8 @@ def initial_simpson_mean(t, m: int, initial: Float[ArrayLike, " V"], alpha=0.0) 
     r"""$E\sum_i \mu_{t,i}^2$ for the refit initial distribution ($m$ first tokens per generation, exact).
 
     For $\alpha = 0$: $1 - (1 - 1/m)^t (1 - \sum_i \mu_{0,i}^2)$ (Seddik et al. 2024; Wright–Fisher).
+
+    Derived here (result 3 of the module docstring); Seddik et al. 2024 for $\alpha = 0$.
     """
     mu = _f(initial)
     V = mu.shape[0]
@@ -272,13 +303,19 @@ def initial_simpson_mean(t, m: int, initial: Float[ArrayLike, " V"], alpha=0.0) 
 
 
 def row_mean_contraction(pmf: Float[ArrayLike, "*rows K"], V: int, alpha=0.0) -> Float[Array, " *rows"]:
-    r"""$c = E[N/(N + V\alpha)]$ (an unvisited row with $\alpha = 0$ counts 1): $E[P'_i \mid P_i] = cP_i + (1-c)/V$."""
+    r"""$c = E[N/(N + V\alpha)]$ (an unvisited row with $\alpha = 0$ counts 1): $E[P'_i \mid P_i] = cP_i + (1-c)/V$.
+
+    Derived here (result 2 of the module docstring).
+    """
     pmf, k, a, ok, safe = _visit_terms(pmf, V, alpha)
     return jnp.sum(pmf * _lead(jnp.where(ok, k / safe, 1.0), pmf.ndim), axis=-1)
 
 
 def row_mean(t, P0: Float[ArrayLike, "V V"], c: Float[ArrayLike, " V"]) -> Float[Array, "*t V V"]:
-    r"""$E P_t = u + c_i^t (P_{0,i} - u)$, $u = 1/V$ (result 2 of the module docstring). Shape `t.shape + (V, V)`."""
+    r"""$E P_t = u + c_i^t (P_{0,i} - u)$, $u = 1/V$ (result 2 of the module docstring). Shape `t.shape + (V, V)`.
+
+    Derived here.
+    """
     t = _f(t)
     P0, c = _f(P0), _f(c)
     V = P0.shape[0]
@@ -293,6 +330,8 @@ def accumulate_heterozygosity_factor(t: int, pmf: Float[ArrayLike, "*rows K"]) -
     heterozygosity $1 - \sum_j P_{ij}^2$ after $u$ generations (module docstring, result 2; derived here).
     A term with $T_s = 0$ (no visit yet) is 1. Exact: a forward recursion over the distribution of $T$,
     $h_s(T) = \sum_N P(N)\,(1 - N/T^2)\,h_{s-1}(T - N)$, and the factor is $\sum_T h_u(T)$.
+
+    Derived here (result 2 of the module docstring, accumulate).
     """
     pmf = _f(pmf)
     K = pmf.shape[-1] - 1  # largest number of visits in one generation

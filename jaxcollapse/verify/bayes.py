@@ -14,7 +14,7 @@ import numpy as np
 from .. import regimes
 from ..families import Gaussian
 from ..theory import rates as th
-from ._core import keys, path_means, path_vars, paths, register, scaled_chains, sim
+from ._core import keys, means, path_means, path_vars, paths, register, scaled_chains, sim
 
 _N, _G, _TS = 30, 5, (1, 2, 5)
 
@@ -36,3 +36,26 @@ def _collapse_rate(key, scale):
         out += path_means(name, f"E log ratio tau={tau:g}", y, _TS, -rate)
         out += path_vars(name, f"Var log ratio tau={tau:g}", y, _TS, float(th.log_ratio_var(_N)))
     return out
+
+
+@register("bayes.diversity_rate", family="bayes", source="Seddik et al. 2024; Ewens 2004, eq. 1.26",
+          description="categorical replace, n = 20, K = 5: E H_t = H_0 exp(-t r_div), r_div = -ln(1 - 1/n)")
+def _diversity_rate(key, scale):
+    from . import categorical as vc  # the configuration of categorical.heterozygosity_replace (one compiled program)
+
+    name = "bayes.diversity_rate"
+    traj = vc._sim_a(key, scale, vc._H_N)
+    ts = np.asarray(vc._H_TS)
+    return means(name, traj, "gini_simpson", tuple(ts), vc._H5 * np.exp(-ts * float(th.diversity_rate(vc._H_N))))
+
+
+@register("bayes.ols_error_increment", family="bayes", source="Dohmatob, Feng and Kempe 2024, Theorem 1",
+          description="regression replace, fresh design (d = 5, T = 20): E excess_risk_t = t sigma^2 d/(T - d - 1)")
+def _ols_error_increment(key, scale):
+    from . import regression as vr  # the configuration of regression.replace_fresh (one compiled program)
+
+    name = "bayes.ols_error_increment"
+    traj = vr._run(key, "fresh", regimes.replace(vr.T), scale)
+    ts = np.asarray(vr.TS)
+    return means(name, traj, "excess_risk", tuple(ts),
+                 ts * float(th.ols_error_increment(vr.NOISE**2, vr.D, vr.T)))

@@ -204,7 +204,25 @@ def _unbiased_schedule(key, scale):
                 scaled_chains(100_000, scale), _B_METRICS)
     return (means(name, traj, "mean_sq_err", ts, np.asarray(th.unbiased_mean_sq_err(ns))[idx])
             + means(name, traj, "trace", ts, np.asarray(th.variance_schedule(ns, 1.0, "unbiased"))[idx])
-            + means(name, traj, "w2sq", ts, np.asarray(th.w2sq_mean_schedule(ns, 1.0, "unbiased"))[idx]))
+            + means(name, traj, "w2sq", ts, np.asarray(th.w2sq_mean_schedule(ns, 1.0, "unbiased"))[idx])
+            + means(name, traj, "sigma", ts, np.asarray(th.sigma_mean_schedule(ns, 1.0, "unbiased"))[idx]))
+
+
+@register("gaussian.mle_schedule", family="gaussian", source=_SHUMAILOV + "; derived here (conservation)",
+          description="MLE replace, n_i = 4 i^2: E sigma_t^2 = sigma^2 prod (1 - 1/n_i), E (mu_t - mu)^2 = sigma^2 - "
+                      "E sigma_t^2, E sigma_t = sigma prod c_i, E W2^2")
+def _mle_schedule(key, scale):
+    name = "gaussian.mle_schedule"
+    g, ts = 30, (1, 3, 10, 30)
+    i = np.arange(1, g + 1, dtype=np.float64)
+    ns = 4.0 * i * i
+    idx = np.asarray(ts) - 1
+    traj = sim(key, Gaussian(0.0, 1.0, "mle"), regimes.replace(regimes.power(4, 2)), g, scaled_chains(100_000, scale),
+               _B_METRICS)
+    return (means(name, traj, "mean_sq_err", ts, np.asarray(th.mean_sq_err_schedule(ns, 1.0, "mle"))[idx])
+            + means(name, traj, "trace", ts, np.asarray(th.variance_schedule(ns, 1.0, "mle"))[idx])
+            + means(name, traj, "sigma", ts, np.asarray(th.sigma_mean_schedule(ns, 1.0, "mle"))[idx])
+            + means(name, traj, "w2sq", ts, np.asarray(th.w2sq_mean_schedule(ns, 1.0, "mle"))[idx]))
 
 
 # --------------------------------------------------------------------------- checks: d dimensions
