@@ -169,10 +169,11 @@ def test_vae_check_runs_the_family_radius_code(monkeypatch):
     assert good.passed, verify.format_table([good])
     assert not bad.passed, verify.format_table([bad])
     # and it is the function the family applies to its own reference set
-    monkeypatch.setattr(fam, "_knn_radius", right)
+    monkeypatch.setattr(fam, "knn_radius", right)
     with jaxcollapse.x64():
-        vae = fam.VAE(jax.random.key(0), jaxcollapse.datasets.toy(jax.random.key(1), "moons", cv._N_REF, k=2), steps=1)
-        radii = fam._knn_radius(np.asarray(vae.ref), fam.KNN_K)
+        data = jaxcollapse.datasets.toy(jax.random.key(1), "moons", cv._N_REF, k=2)
+        vae = jaxcollapse.VAE(jax.random.key(0), data, steps=1)
+        radii = fam.knn_radius(np.asarray(vae.ref), fam.KNN_K)
         np.testing.assert_allclose(np.asarray(vae.ref_radius), radii, rtol=1e-6)
 
 

@@ -57,5 +57,6 @@ def main(argv: list[str]) -> int:
         comparisons = V.run_checks(names, **kwargs)
     except ValueError as e:
         raise CLIError(str(e)) from None
+    print(V.RULES)
     print(V.format_table(comparisons))
     return 0 if V.all_passed(comparisons) else 1

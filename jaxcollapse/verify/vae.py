@@ -3,7 +3,7 @@ r"""Checks of the VAE family's yardstick (`jaxcollapse.VAE` metrics) against `ja
 `vae.coverage_truth`: at generation 0 a VAE is the truth (data mode), so its ``coverage`` metric
 (Naeem et al. 2020, $k = 5$) must have the exact mean `theory.vae.coverage_mean(N, M, k)`. Each
 replicate draws a fresh reference set of $N = 32$ points from the toy and $M = 32$ model samples, both
-exact. Each replicate's coverage radii come from the family's own `_knn_radius` (the function that
+exact. Each replicate's coverage radii come from the family's own `knn_radius` (the function that
 `VAE.__init__` applies to its reference set) and are placed in a VAE with its reference set; the
 replicates are vmapped through `VAE.metrics` (one compiled program for the two toys).
 Rule ``"z"``: the mean over replicates with its standard error, $|z| <$ `verify.Z_BOUND`. At the test
