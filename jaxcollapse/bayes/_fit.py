@@ -374,9 +374,11 @@ def check_model(model: str, draws: dict[str, np.ndarray], prep: Prepared) -> lis
             hi = float(np.quantile(rate, 0.95))
             if hi < 0:
                 lo = float(np.quantile(rate, 0.05))
+                why = ("right for a spread above the critical temperature, " if model == "spread"
+                       else "right for a sampler that flattens the distribution (a temperature above 1), ")
                 out.append(f"the statistic grows{grp} (rate in [{lo:.3g}, {hi:.3g}] per generation, 90%): the {model} "
-                           "model extrapolates the growth geometrically; right for a spread above the critical "
-                           "temperature, not for an error that grows by a constant amount (--model error)")
+                           f"model extrapolates the growth geometrically; {why}not for an error that grows by a "
+                           "constant amount (--model error)")
     return out
 
 
