@@ -25,9 +25,10 @@ import numpy as np
 import pytest
 
 import jaxcollapse as jc
-from jaxcollapse import _cli_forecast, bayes, cli
+from jaxcollapse import bayes, cli
 from jaxcollapse import theory as th
 from jaxcollapse.bayes._prepare import prepare
+from jaxcollapse.cli import forecast as _cli_forecast
 
 Z_BOUND = 4.0
 SAMPLER = ["--num-warmup", "300", "--num-samples", "400", "--num-chains", "2"]

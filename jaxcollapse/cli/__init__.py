@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("jaxcollapse.cli.run", "run a family's experiment (see 'jaxcollapse run --family NAME --help')"),
     "verify": ("jaxcollapse.cli.verify", "check theory against simulation"),
     "sweep": ("jaxcollapse._cli_sweep", "run a parameter sweep from a TOML config (resumable)"),
-    "forecast": ("jaxcollapse._cli_forecast", "fit the Bayesian collapse model to a per-chain CSV and forecast"),
+    "forecast": ("jaxcollapse.cli.forecast", "fit the Bayesian collapse model to a per-chain CSV and forecast"),
     "bench": ("jaxcollapse.cli.bench", "run benchmarks/bench_gaussian.py (arguments passed through)"),
 }
 

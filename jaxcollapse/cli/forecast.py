@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import PROG, CLIError, _check_out, _Parser, _publish, _suggest
+from ._common import PROG, CLIError, _check_out, _Parser, _publish, _suggest
 
 DEFAULT_OUT = "jaxcollapse_forecast"
 MODELS = ("spread", "diversity", "error")
@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
     _check_out(out, args.force)
     _check_writable(out)
 
-    from . import bayes  # imports JAX
+    from .. import bayes  # imports JAX
 
     try:
         chains = bayes.read_chains(path, args.array)
@@ -134,7 +134,7 @@ def _run(args, path: Path, out: Path, chains, model: str, why: str, n: float | N
 
     import jax
 
-    from . import bayes
+    from .. import bayes
 
     key = jax.random.key(args.seed)
     vals, g0 = chains.values, chains.first_generation
