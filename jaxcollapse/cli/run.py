@@ -278,7 +278,7 @@ def _check_memory(need: int, force: bool) -> None:
 # --------------------------------------------------------------------------- table
 def table_metrics(recipe, params: dict, curves: dict, metrics) -> list[str]:
     """The headline metrics, then every recorded metric with a closed form for some regime."""
-    shown = [m for m in recipe.headline if m in metrics]
+    shown = [m for m in recipe.table(params) if m in metrics]
     shown += [m for m in metrics if m not in shown and any(m in c for c in curves.values())]
     return shown
 

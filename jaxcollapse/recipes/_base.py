@@ -352,6 +352,10 @@ class Recipe:
         chosen = set(params.get("metrics") or self.metric_names) | set(self.headline)
         return tuple(m for m in self.metric_names if m in chosen)
 
+    def table(self, params: dict[str, Any]) -> tuple[str, ...]:
+        """The metrics of the table (besides any with a closed form). Default: `headline`."""
+        return tuple(self.headline)
+
     def theory(self, params: dict[str, Any], generations: int) -> dict[str, np.ndarray]:
         """Closed-form expectations over generations 0..G for ``params["regime"]``, where they exist."""
         return {}

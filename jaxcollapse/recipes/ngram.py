@@ -1,0 +1,124 @@
+r"""The n-gram recipe: a bigram language model refitted on its own sequences.
+
+Default run: a Zipfian Markov chain over $V = 50$ tokens (each row puts mass $\propto r^{-\beta}$ on 8
+tokens, made from `truth_seed` 0), $n = 100$ sequences of length $L = 20$ per generation, additive
+smoothing $\alpha = 0.01$, 1,000 chains, 100 generations, sample path, under ``replace`` and
+``accumulate``. (The default smoothing keeps the perplexity finite: with $\alpha = 0$ a chain that loses
+one transition of the truth gives held-out truth sequences probability 0, perplexity $+\infty$; use
+``--smoothing 0`` to see absorption itself in ``mass_lost`` and ``support``.) Here $n$ counts sequences,
+as $n$ counts samples for every other family.
+
+**Theory** (`jaxcollapse.theory.markov`, exact expectations, replace at $\tau = 1$): the initial
+token's Gini–Simpson diversity when the initial distribution is refitted (Wright–Fisher with $n$ first
+tokens), and the stationary-weighted Gini–Simpson diversity of the rows when $L = 2$ and the initial
+distribution is fixed. The figures draw the truth's value as a reference line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Param, Recipe, _close, regime_from, register, run_params
+
+
+class NgramRecipe(Recipe):
+    name = "ngram"
+    description = "a bigram language model refitted on its own sequences"
+    params = (
+        *run_params(n=100, generations=100, chains=1000, paths=("samples",), n_help="sequences"),
+        Param("vocab", int, 50, "tokens V", low=2),
+        Param("support", int, 8, "successors per token in the Zipfian truth (at most vocab)", static=False, low=2),
+        Param("beta", float, 1.0, "Zipf exponent of the truth's rows", static=False, low=0.0),
+        Param("length", int, 20, "tokens per sequence L", low=2),
+        Param("smoothing", float, 0.01, "additive smoothing alpha of the refit", static=False, low=0.0),
+        Param("fixed_initial", bool, False, "hold the initial-token distribution fixed (default: refit it)"),
+        Param("truth_seed", int, 0, "seed of the truth's random support", static=False, low=0),
+    )
+    metric_names = ("entropy_rate", "kl_rate", "perplexity", "mutual_info", "gini_simpson", "initial_gini_simpson",
+                    "support", "mass_lost")
+    headline = ("gini_simpson", "entropy_rate", "kl_rate", "perplexity", "mutual_info")
+    bayes = "diversity"
+
+    def check(self, params):
+        super().check(params)
+        if params["support"] > params["vocab"]:
+            raise ValueError(f"support = {params['support']} is invalid: support must be an integer in [2, vocab] = "
+                             f"[2, {params['vocab']}]")
+
+    def truth(self, params):
+        import jax
+
+        from ..families import Bigram
+
+        return Bigram.zipf(jax.random.key(params["truth_seed"]), params["vocab"], support=params["support"],
+                           beta=params["beta"], length=params["length"], smoothing=params["smoothing"],
+                           refit_initial=not params["fixed_initial"])
+
+    def build(self, params):
+        return self.truth(params), None, regime_from(params)
+
+    def table(self, params):
+        return (*self.headline, "support", "mass_lost") if params["smoothing"] == 0 else self.headline
+
+    def arrays(self, params, model):
+        return {"transition": np.asarray(model.transition), "initial": np.asarray(model.initial)}
+
+    def describe(self, params):
+        return (f"Bigram V={params['vocab']} (Zipf beta={params['beta']:g}, support {params['support']}), "
+                f"n={params['n']} sequences of length {params['length']}, smoothing {params['smoothing']:g}, "
+                f"tau={params['temperature']:g}")
+
+    def notes(self, params):
+        if params["smoothing"] > 0:
+            return ["smoothing > 0 keeps every transition possible: support and mass_lost stay at V^2 and 0"]
+        return ["inf: some chain lost a transition of the truth (KL rate and perplexity +inf)"]
+
+    def theory(self, params, generations):
+        import jax.numpy as jnp
+
+        from .._config import x64
+        from ..theory import markov as mk
+
+        if params["regime"] != "replace" or params["temperature"] != 1.0 or params["drift"] != 0.0:
+            return {}
+        model = self.truth(params)
+        n, alpha = params["n"], params["smoothing"]
+        out: dict[str, np.ndarray] = {}
+        with x64():
+            t = jnp.arange(generations + 1)
+            P0 = jnp.asarray(np.asarray(model.transition, np.float64))
+            mu = jnp.asarray(np.asarray(model.initial, np.float64))
+            if not params["fixed_initial"]:
+                out["initial_gini_simpson"] = 1.0 - np.asarray(mk.initial_simpson_mean(t, n, mu, alpha))
+            if params["length"] == 2 and params["fixed_initial"]:
+                A, B = mk.simpson_coefficients(mk.binomial_visits(n, mu), params["vocab"], alpha)
+                S = mk.simpson_index_mean(t, jnp.sum(P0 * P0, axis=1), A, B)
+                pi = mk.stationary_distribution(P0)
+                out["gini_simpson"] = np.asarray(jnp.sum(pi[None, :] * (1.0 - S), axis=1))
+        return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+    def figures(self, folder, trajs, curves, params, detail=None):
+        from .. import plot
+
+        written = []
+        for metric, label in (("entropy_rate", "entropy rate (nats/token)"),
+                              ("perplexity", "perplexity of held-out truth sequences"),
+                              ("gini_simpson", "Gini–Simpson diversity of the rows")):
+            theory = {k: c[metric] for k, c in curves.items() if metric in c}
+            fig = plot.compare(trajs, metric, log=(metric == "perplexity"), theory=theory)
+            ax = fig.axes[0]
+            ref = float(np.asarray(next(iter(trajs.values())).mean(metric))[0])
+            if np.isfinite(ref):
+                ax.axhline(ref, color="k", ls=":", lw=1.2, label="truth (t = 0)")
+                ax.text(0.99, ref, " truth", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=8)
+            ax.set_ylabel(label)
+            ax.set_xlabel("generation t")
+            ax.set_title(f"bigram V={params['vocab']}, n={params['n']}, L={params['length']}, "
+                         f"alpha={params['smoothing']:g}, {params['chains']} chains")
+            fig.savefig(folder / f"{metric}.png", dpi=120)
+            _close(fig)
+            written.append(f"{metric}.png")
+        return written
+
+
+register(NgramRecipe())
