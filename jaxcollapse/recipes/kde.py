@@ -109,7 +109,8 @@ class KDERecipe(Recipe):
     def figures(self, folder, trajs, curves, params, detail=None):
         from .mixture import distance_figure
 
-        title = f"KDE ({params['bandwidth']}), d = {params['dim']}, n = {params['n']}, {params['chains']} chains"
+        bw = f"h = {params['h']:g}" if params["bandwidth"] == "fixed" else f"{params['bandwidth']}'s rule"
+        title = f"KDE ({bw}), d = {params['dim']}, n = {params['n']}, {params['chains']} chains"
         return [distance_figure(folder, trajs, curves, title, metrics=("spread", "nll"), name="kde.png")]
 
 

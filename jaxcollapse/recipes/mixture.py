@@ -113,11 +113,12 @@ class MixtureRecipe(Recipe):
               low=0.0),
         Param("reg", float, 1e-6, "covariance floor added in every M-step", low=0.0),
         Param("keep", float, None, "curation: keep this fraction of the samples, ranked by the truth's density; "
-                                   "unset: no curation", optional=True, low=0.0, low_open=True, high=1.0),
+                                   "unset: no curation (set or unset is static; the value is traced)", static=False,
+              optional=True, low=0.0, low_open=True, high=1.0),
         Param("accept_good", float, 1.0, "curation: probability that the verifier accepts a good sample",
-              low=0.0, high=1.0),
+              static=False, low=0.0, high=1.0),
         Param("accept_bad", float, 0.0, "curation: probability that the verifier accepts a bad sample",
-              low=0.0, high=1.0),
+              static=False, low=0.0, high=1.0),
     )
     metric_names = ("l2sq", "kl", "spread", "mean_sq_err", "weight_min", "weight_max", "dead")
     headline = ("spread", "l2sq", "kl")
