@@ -129,8 +129,8 @@ class Param:
     default: Any
     help: str
     static: bool = True
-    low: float | None = None
-    high: float | None = None
+    low: int | float | None = None
+    high: int | float | None = None
     low_open: bool = False
     high_open: bool = False
     choices: tuple | None = None
