@@ -19,10 +19,7 @@ import numpy as np
 import pytest
 from conftest import Z_BOUND
 
-import jaxcollapse
 from jaxcollapse import cli, recipes
-
-jaxcollapse.simulate  # noqa: B018  (loads the engine module, which the `no_run` fixture patches)
 
 # tiny runs: one compile per recipe (and per decomposition source but the statistical one)
 TINY = {
