@@ -105,7 +105,8 @@ def main(argv: list[str]) -> int:
         from .plot import phase_diagram
 
         for spec in cfg.plot:
-            fig = phase_diagram(ds, spec.x, spec.y, spec.metric, stat=spec.stat, generation=spec.generation,
+            fig = phase_diagram(ds, spec.x, spec.y, sweep.metric_variable(cfg, spec.metric), stat=spec.stat,
+                                generation=spec.generation,
                                 below=spec.below, boundary=spec.boundary, log=spec.log,
                                 center=spec.center)
             name = spec.name or f"{spec.metric}_{spec.y}_vs_{spec.x}"

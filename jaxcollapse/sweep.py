@@ -32,7 +32,8 @@ devices (tested with 4 host devices and with two processes); raise `blocks` for 
 
 **Storage.** `run_sweep(config, out=DIR)` writes ``DIR/results.zarr`` (zarr format 2, readable
 with `xarray.open_zarr`) chunk by chunk: one variable per metric with dimensions
-``(point, generation, stat)`` (stat: ``mean``, ``std``, ``q0.05``, ...), one coordinate per swept
+``(point, generation, stat)`` (stat: ``mean``, ``std``, ``q0.05``, ...; a metric named like a swept
+parameter is stored as ``<name>_metric``, `metric_variable`), one coordinate per swept
 parameter along ``point``, and the full configuration (JSON) in the attributes. Each point is its
 own zarr chunk, so writing a chunk of points never rewrites another's data; ``DIR/progress.json``
 (replaced atomically after each chunk's data is written) lists the finished chunks. A sweep killed
@@ -528,6 +529,7 @@ class _Plan:
     metrics: tuple[str, ...]
     levels: tuple[float, ...]
     blocks: int
+    variables: dict[str, str] = field(default_factory=dict)  # metric -> its data variable (`metric_variable`)
 
 
 def plan(cfg: SweepConfig) -> _Plan:
@@ -565,7 +567,14 @@ def plan(cfg: SweepConfig) -> _Plan:
     st0 = glist[0].static
     blocks = math.gcd(cfg.chains, cfg.blocks)
     return _Plan(cfg, pts, order, glist, chunks, *([built[i][j] for i in order] for j in range(3)),
-                 st0.metrics, st0.levels, blocks)
+                 st0.metrics, st0.levels, blocks, {m: metric_variable(cfg, m) for m in st0.metrics})
+
+
+def metric_variable(cfg: SweepConfig, metric: str) -> str:
+    """The dataset variable of `metric`: its name, or ``<name>_metric`` when a swept parameter has the same
+    name (the Poisson family's ``rate`` is both a parameter and a metric; the parameter keeps the name of
+    its dimension)."""
+    return f"{metric}_metric" if metric in cfg.swept() else metric
 
 
 def check_devices(devices: int | None, chains: int, blocks: int) -> None:
@@ -799,7 +808,7 @@ def _template(pl: _Plan, dtype):
     g1 = pl.cfg.generations + 1
     stats = stat_names(pl.levels)
     data = {m: (("point", "generation", "stat"), np.full((len(pl.order), g1, len(stats)), np.nan, dtype))
-            for m in pl.metrics}
+            for m in pl.variables.values()}
     coords = {"point": np.arange(len(pl.order)), "generation": np.arange(g1), "stat": list(stats)}
     coords.update({k: ("point", v) for k, v in _coords(pl).items()})
     coords["config_index"] = ("point", np.asarray(pl.order))
@@ -842,7 +851,7 @@ def _prepare(out: Path, pl: _Plan, resume: bool, dtype) -> set[int]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.absolute().parent))
     try:
         ds = _template(pl, dtype)
-        enc = {m: {"chunks": (1, ds.sizes["generation"], ds.sizes["stat"])} for m in pl.metrics}
+        enc = {m: {"chunks": (1, ds.sizes["generation"], ds.sizes["stat"])} for m in pl.variables.values()}
         ds.to_zarr(tmp / ZARR, mode="w-", zarr_format=2, consolidated=True, encoding=enc)
         _write_json(tmp / PROGRESS, {"done": [], "chunks": len(pl.chunks)})
         _write_json(tmp / CONFIG, cfgd)
@@ -963,7 +972,7 @@ def _run(cfg: SweepConfig, out: Path | None, resume: bool, quiet: bool, devices,
     else:
         done = set()
         mem = {m: np.full((len(pl.order), cfg.generations + 1, len(stat_names(pl.levels))), np.nan, dtype)
-               for m in pl.metrics}
+               for m in pl.variables.values()}
     bar = ProgressBar(len(pl.chunks), len(done), len(pl.order), quiet or jax.process_index() != 0)
     if not bar.quiet:
         sys.stderr.write(f"  sweep: {len(pl.order)} points in {len(pl.groups)} static group(s), {len(pl.chunks)} "
@@ -979,7 +988,7 @@ def _run(cfg: SweepConfig, out: Path | None, resume: bool, quiet: bool, devices,
         truths = _stack([pl.truths[i] for i in idx])
         regimes = _stack([pl.regimes[i] for i in idx])
         res = _chunk_run(key_data, models, truths, regimes, cfg.chains, pl.blocks, g.static, mesh)
-        res = {k: _host(v)[: b - a] for k, v in res.items()}
+        res = {pl.variables[k]: _host(v)[: b - a] for k, v in res.items()}
         if out is None:
             for k, v in res.items():
                 mem[k][a:b] = v

@@ -487,3 +487,18 @@ def test_devices_flag_bitwise_equal_for_a_non_gaussian_family(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "64 chains on 2 device(s)" in r.stderr
     _same(sweep.open_sweep(tmp_path / "out"), sweep.run_sweep(KDE))
+
+
+def test_a_parameter_and_a_metric_of_the_same_name():
+    """The Poisson family's ``rate`` is a parameter (the truth's rate, swept) and a metric: the metric is stored
+    as ``rate_metric`` beside the ``rate`` dimension. The refit rate is a martingale (the MLE is the sample
+    mean, unbiased given the previous rate), so its mean at t = G is the truth's rate: |z| < Z_BOUND."""
+    raw = {"family": "poisson", "generations": 3, "chains": 256, "seed": 1, "metrics": ["rate", "extinct"],
+           "quantiles": [], "params": {"regime": "replace", "n": 5}, "grid": {"rate": [0.5, 2.0]}}
+    assert sweep.metric_variable(sweep.SweepConfig.from_dict(raw), "rate") == "rate_metric"
+    ds = sweep.run_sweep(raw)
+    assert set(ds.data_vars) == {"rate_metric", "extinct"} and list(ds["rate"].values) == [0.5, 2.0]
+    for rate in (0.5, 2.0):
+        cell = ds["rate_metric"].sel(rate=rate, generation=3)
+        z = (float(cell.sel(stat="mean")) - rate) / (float(cell.sel(stat="std")) / math.sqrt(256))
+        assert abs(z) < Z_BOUND, (rate, z)

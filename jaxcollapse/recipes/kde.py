@@ -53,6 +53,8 @@ class KDERecipe(Recipe):
         Param("bandwidth", str, "scott", "kernel: scott or silverman (H = f^2 x the points' covariance), or fixed "
                                          "(H = h^2 I)", choices=("scott", "silverman", "fixed")),
         Param("h", float, 0.3, "the fixed bandwidth h (bandwidth = fixed)", static=False, low=0.0, low_open=True),
+        Param("eval_size", int, 512, "truth draws behind the held-out NLL (memory per chain: eval_size x stored "
+                                     "points)", low=1),
     )
     metric_names = ("spread", "mean_sq_err", "nll", "bandwidth")
     headline = ("spread", "nll")
@@ -73,7 +75,7 @@ class KDERecipe(Recipe):
         pts = initial_points(params)
         need = required_capacity(regime, params["generations"]) or 0
         bw = params["h"] if params["bandwidth"] == "fixed" else params["bandwidth"]
-        return KDE(pts, bw, capacity=max(params["n"], need)), truth, regime
+        return KDE(pts, bw, capacity=max(params["n"], need), eval_size=params["eval_size"]), truth, regime
 
     def theory(self, params, generations):
         from .. import theory as th

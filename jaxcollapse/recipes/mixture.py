@@ -112,6 +112,7 @@ class MixtureRecipe(Recipe):
         Param("tol", float, 1e-6, "stop EM when the mean log-likelihood changes by less (0: always em_iters)",
               low=0.0),
         Param("reg", float, 1e-6, "covariance floor added in every M-step", low=0.0),
+        Param("eval_size", int, 512, "truth draws behind the Monte Carlo KL (the same for every chain)", low=1),
         Param("keep", float, None, "curation: keep this fraction of the samples, ranked by the truth's density; "
                                    "unset: no curation (set or unset is static; the value is traced)", static=False,
               optional=True, low=0.0, low_open=True, high=1.0),
@@ -134,7 +135,8 @@ class MixtureRecipe(Recipe):
         from ..curation import curate
 
         truth = truth_mixture(params["K"], params["dim"], params["separation"], covariance=params["covariance"],
-                              init=params["init"], em_iters=params["em_iters"], tol=params["tol"], reg=params["reg"])
+                              init=params["init"], em_iters=params["em_iters"], tol=params["tol"], reg=params["reg"],
+                              eval_size=params["eval_size"])
         regime = regime_from(params)
         if params["keep"] is not None:
             regime = curate(regime, keep=params["keep"], accept_good=params["accept_good"],
