@@ -206,30 +206,3 @@ def test_exact_absorption_theory_against_known_values():
     p = zipf_probabilities(10**6, 2.0)
     assert float(th.mass_lost_one_generation(p, 10**4)) == pytest.approx(
         float(th.zipf_mass_lost_asymptotic(10**4, 2.0)), rel=0.005)
-
-
-# --------------------------------------------------------------------------- CLI
-def test_cli_categorical_run_and_errors(tmp_path, capsys):
-    from jaxcollapse import cli
-
-    out = tmp_path / "run"
-    argv = ["run", "--family", "categorical", "--K", "5", "--n", "10", "--generations", "5", "--chains", "64",
-            "--regime", "replace", "--paths-chains", "8", "--out", str(out), "--quiet"]
-    assert cli.main(argv) == 0
-    names = {p.name for p in out.iterdir()}
-    assert {"results.npz", "summary.csv", "chains_gini_simpson.csv", "config.toml", "table.txt", "diversity.png",
-            "rank_frequency.png"} <= names
-    header = (out / "chains_gini_simpson.csv").read_text().splitlines()[0].split(",")
-    assert header[0] == "generation" and len(header) == 1 + 8
-    assert "gini_simpson" in (out / "table.txt").read_text()
-    capsys.readouterr()
-    for bad, msg in ((["--K", "1"], "K must be"), (["--top-p", "0"], "top_p"), (["--temperature", "0"], "temperature"),
-                     (["--truth", "wordfreq", "--lang", "xx"], "no word list"), (["--n", "0"], "n must be")):
-        target = tmp_path / "bad"
-        code = cli.main(["run", "--family", "categorical", *bad, "--out", str(target), "--quiet"])
-        err = capsys.readouterr().err.strip()
-        assert code == 2 and err.startswith("jaxcollapse: error:") and msg in err and "\n" not in err, err
-        assert not target.exists()
-    code = cli.main(["run", "--family", "poisson", "--temperature", "1.5", "--out", str(tmp_path / "p"), "--quiet"])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and "temperature 1 only" in err and not (tmp_path / "p").exists()

@@ -9,8 +9,6 @@ is rejected at the same scale.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 
 import jax
@@ -319,41 +317,3 @@ def test_bad_regime_caught_before_compiling(no_run):
         jaxcollapse.simulate(jax.random.key(0), fixed, regimes.replace(5, drift=np.ones(3)), 3, 4)
     with pytest.raises(ValueError, match="sample size"):
         regimes.replace(0)  # T < 1
-
-
-# --------------------------------------------------------------------------- CLI
-@pytest.mark.parametrize("args", [
-    ["--d", "0"], ["--n", "0"], ["--ridge", "-1"], ["--noise", "-0.5"], ["--design", "random"],
-    ["--regime", "replce"], ["--bogus", "1"], ["--regime", "fresh", "--design", "fixed", "--n", "5", "--d", "2",
-                                               "--w", "2"],
-])
-def test_cli_bad_input_one_line_exit_2(args, tmp_path):
-    from jaxcollapse import cli
-
-    out = tmp_path / "out"
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = cli.main(["run", "--family", "regression", "--out", str(out), *args])
-    assert code == 2
-    lines = err.getvalue().strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("jaxcollapse: error:"), err.getvalue()
-    assert not out.exists()
-
-
-def test_cli_run_writes_outputs(tmp_path):
-    from jaxcollapse import cli
-
-    out = tmp_path / "res"
-    code = cli.main(["run", "--family", "regression", "--chains", "64", "--generations", "3", "--d", "3", "--n", "8",
-                     "--paths-chains", "16", "--quiet", "--out", str(out)])
-    assert code == 0
-    names = {p.name for p in out.iterdir()}
-    assert names == {"results.npz", "summary.csv", "chains_test_error.csv", "config.toml", "table.txt",
-                     "excess_risk.png"}
-    head = (out / "chains_test_error.csv").read_text().splitlines()
-    assert head[0].split(",")[0] == "generation" and len(head[0].split(",")) == 17 and len(head) == 5
-    table = (out / "table.txt").read_text()
-    assert "replace" in table and "accumulate" in table and "pi^2/6 bound" in table
-    # the written config runs again
-    code = cli.main(["run", "--config", str(out / "config.toml"), "--quiet", "--out", str(tmp_path / "again")])
-    assert code == 0

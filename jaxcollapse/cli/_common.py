@@ -6,7 +6,6 @@ Nothing here imports JAX: ``jaxcollapse --help`` and ``jaxcollapse run --help`` 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import shutil
@@ -17,6 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from ..recipes._base import suggest
 
 PROG = "jaxcollapse"
 
@@ -29,9 +30,7 @@ class CLIError(Exception):
         self.code = code
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+_suggest = suggest  # `` (did you mean 'x'?)``: one implementation, the recipes'
 
 
 class _Parser(argparse.ArgumentParser):

@@ -241,26 +241,41 @@ def _machine_memory() -> int | None:
         return None
 
 
+def _sample_shape(model) -> tuple[int, bool]:
+    """(numbers per sample, whether the family's statistics are a sample buffer) from one abstract draw;
+    (1, True) when the family cannot be traced this way (a conservative estimate)."""
+    import jax
+
+    from ..data import SampleStats
+
+    try:
+        rows = jax.eval_shape(lambda k: model.sample(k, 1), jax.random.key(0))
+        stats = jax.eval_shape(lambda k: model.stats(model.sample(k, 1)), jax.random.key(0))
+    except Exception:  # noqa: BLE001 - an estimate only
+        return 1, True
+    return max(1, int(np.prod(rows.shape[1:]))), isinstance(stats, SampleStats)
+
+
 def estimate_memory(recipe, params: dict, models: dict, regimes: dict, metrics) -> int:
     r"""Bytes a run needs, from its shapes: per chain the model (times 4: model, truth, the fit's inputs and
-    outputs) and, on the samples path, the training buffer (accumulate: all $nG$ samples so far), plus the
-    per-generation summaries and the recorded per-chain paths. A rough upper estimate, to refuse a run
-    that cannot fit before it starts, not a measurement."""
+    outputs) and, on the samples path, the training buffer (accumulate: all $nG$ samples so far, twice:
+    the pool and the draw), plus the per-generation summaries and the recorded per-chain paths. A rough
+    estimate, to refuse a run that cannot fit before it starts, not a measurement."""
     import jax
 
     G, chains = params["generations"], params["chains"]
     item = 8 if params["x64"] else 4
     worst = 0
     for name, model in models.items():
-        leaves = [x for x in jax.tree_util.tree_leaves(model) if hasattr(x, "size")]
-        model_elems = sum(int(np.size(x)) for x in leaves)
+        model_elems = sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(model) if hasattr(x, "shape"))
         reg = regimes[name]
         per_chain = 4 * model_elems
         if recipe.path(params) == "samples":
-            width = max(1, model_elems)  # a sample is no larger than the model's parameters, for these families
+            width, buffered = _sample_shape(model)
             n_syn = reg.synthetic_capacity(G) or params["n"]
-            buf = n_syn * (G if reg.memory != "replace" else 1) + (reg.n_real if reg.real != "none" else 0)
-            per_chain += 2 * buf * min(width, 64)
+            keep_all = reg.memory == "accumulate_subsample" or (reg.memory == "accumulate" and buffered)
+            rows = n_syn * (G if keep_all else 1) + (reg.n_real if reg.real != "none" else 0)
+            per_chain += 2 * rows * width
         worst = max(worst, per_chain)
     paths = (G + 1) * min(chains, params["paths_chains"]) * len(metrics)
     summaries = (G + 1) * len(metrics) * 16 * len(models)
@@ -375,8 +390,6 @@ def main(argv: list[str]) -> int:
             raise CLIError(f"family {recipe.name} has no option {flag!r}{_suggest(flag.split('=')[0], flags)} "
                            f"(see '{PROG} run --family {recipe.name} --help')")
         raise CLIError(f"unexpected argument {flag!r} (see '{PROG} run --family {recipe.name} --help')")
-    if args.family is not None and args.family != recipe.name:  # --family given twice
-        raise CLIError(f"--family is given twice, as {recipe.name!r} and {args.family!r}")
     params = resolve(recipe, args, {p.name: getattr(args, p.name) for p in recipe.params if p.cli})
     out = Path(args.out or f"jaxcollapse_{recipe.name}_out")
     _check_out(out, bool(args.force))

@@ -79,7 +79,7 @@ import difflib
 import importlib
 import math
 import pkgutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -95,7 +95,7 @@ PATHS = ("exact", "samples")
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
-def suggest(word: str, options: Sequence[str]) -> str:
+def suggest(word: object, options: Iterable[object]) -> str:
     """`` (did you mean 'x'?)`` for the closest of `options`, or ``""``."""
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
