@@ -467,11 +467,12 @@ def test_devices_refused_with_the_fix(tmp_path, capsys, no_compute, monkeypatch)
 
 
 def test_every_family_has_an_example(no_compute):
-    """examples/sweeps/ holds a config of every registered recipe, each valid and planned (nothing runs)."""
+    """examples/sweeps/ holds a valid config of every recipe shipped in jaxcollapse.recipes (nothing runs)."""
     from jaxcollapse import recipes
 
+    shipped = {n for n in recipes.names() if type(recipes.get(n)).__module__.startswith("jaxcollapse.recipes.")}
     families = {sweep.load_config(f).family for f in (REPO / "examples" / "sweeps").glob("*.toml")}
-    assert set(recipes.names()) <= families, set(recipes.names()) - families
+    assert len(shipped) >= 10 and shipped <= families, shipped - families
 
 
 @pytest.mark.slow
