@@ -1,9 +1,8 @@
 """The command line: ``jaxcollapse run | verify | sweep | forecast | bench``.
 
-One module per command (``run.py``, ``verify.py``, ``bench.py``; ``sweep`` and ``forecast`` are still
-served by ``jaxcollapse._cli_sweep`` and ``jaxcollapse._cli_forecast``), and `_common` for what they
-share: the one-line error (`CLIError`, exit status 2), the parser, TOML reading, output published
-atomically, one progress display. Each command's `main(argv)` gets the arguments after its name.
+One module per command (``run.py``, ``verify.py``, ``sweep.py``, ``forecast.py``, ``bench.py``), and
+`_common` for what they share: the one-line error (`CLIError`, exit status 2), the parser, TOML reading,
+output published atomically, one progress display. Each command's `main(argv)` gets the arguments after its name.
 JAX is imported only once a command computes, so ``--help`` is fast.
 
 Every error is one line ``jaxcollapse: error: ...`` on stderr with exit status 2, and nothing written;
@@ -15,22 +14,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-# The names below are what the old family runners (`_cli_learned`, `_cli_neural`), `_cli_sweep` and
-# `_cli_forecast` import from here, until they move into this package; nothing else outside `cli/` uses them.
 from ._common import PROG as PROG
 from ._common import CLIError as CLIError
-from ._common import _adder as _adder
-from ._common import _check_out as _check_out
-from ._common import _Parser as _Parser
-from ._common import _publish as _publish
-from ._common import _suggest as _suggest
-from ._common import _toml_value as _toml_value
-from ._common import _write_csv as _write_csv
+from ._common import _suggest
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("jaxcollapse.cli.run", "run a family's experiment (see 'jaxcollapse run --family NAME --help')"),
     "verify": ("jaxcollapse.cli.verify", "check theory against simulation"),
-    "sweep": ("jaxcollapse._cli_sweep", "run a parameter sweep from a TOML config (resumable)"),
+    "sweep": ("jaxcollapse.cli.sweep", "run a parameter sweep from a TOML config (resumable)"),
     "forecast": ("jaxcollapse.cli.forecast", "fit the Bayesian collapse model to a per-chain CSV and forecast"),
     "bench": ("jaxcollapse.cli.bench", "run benchmarks/bench_gaussian.py (arguments passed through)"),
 }
