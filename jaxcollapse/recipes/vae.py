@@ -79,7 +79,7 @@ class VAERecipe(Recipe):
 
     def theory(self, params, generations):
         from ..families.vae import KNN_K
-        from ..theory.neural import coverage_mean
+        from ..theory.vae import coverage_mean
 
         if params["data"] == "digits":
             return {}
@@ -97,7 +97,7 @@ class VAERecipe(Recipe):
         lines = ["generation 0 is the truth (real data)"]
         if params["data"] != "digits":
             from ..families.vae import KNN_K
-            from ..theory.neural import coverage_mean
+            from ..theory.vae import coverage_mean
 
             c0 = coverage_mean(REF_ROWS, params["n_eval"], KNN_K)
             lines.append(f"coverage at t = 0 (model = truth): theory {c0:.4g} (Naeem et al. 2020); summary.csv and "
