@@ -1,6 +1,7 @@
-r"""``jaxcollapse sweep CONFIG.toml [--out DIR] [--resume] [--quiet]``: a parameter sweep from a TOML config.
+r"""``jaxcollapse sweep CONFIG.toml [--out DIR] [--resume] [--quiet] [--devices N]``: a sweep of any recipe.
 
-The config's schema is described in `jaxcollapse.sweep` (examples in ``examples/sweeps/``). Results go
+The config names a recipe (``family``); its grid axes and ``[params]`` keys are the recipe's parameters
+(`jaxcollapse.sweep`; one example per family in ``examples/sweeps/``). Results go
 to ``DIR`` (default: ``sweep_<config name>``): ``results.zarr`` (an xarray/zarr dataset written chunk by
 chunk), ``config.json`` (the resolved config), ``progress.json`` (finished chunks) and, once every
 chunk is done, one ``phase_<name>.png`` per ``[[plot]]`` table of the config.
@@ -9,9 +10,14 @@ A killed sweep is continued with ``--resume`` (the same config; a different one 
 difference named) and ends bitwise equal to an uninterrupted run. Multi-host: start the same command
 on every process with ``--coordinator HOST:PORT --num-processes N --process-id I`` (see the README).
 
-Errors (bad config, unknown parameter, empty grid, duplicate points, unwritable folder, full disk)
-print one line ``jaxcollapse: error: ...`` on stderr and exit with code 2; chunks already written are
-kept.
+``--devices N`` runs the chains on the first N devices (default: every device, up to the largest
+count that divides the gcd(chains, blocks) chain blocks); the numbers are bitwise the same for any N.
+
+Errors (bad config, unknown parameter with a suggestion, a parameter the family does not have, empty
+grid, duplicate points, a ``[[plot]]`` of a metric or statistic that is not recorded, ``--devices`` the
+machine or the chain blocks cannot serve, unwritable folder, full disk) print one line
+``jaxcollapse: error: ...`` on stderr and exit with code 2, before anything is computed; chunks
+already written are kept.
 """
 
 from __future__ import annotations
@@ -32,13 +38,16 @@ def _parser() -> _Parser:
     p.add_argument("--resume", action="store_true", help="continue the sweep already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar and nothing on stdout")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="do not draw the [[plot]] figures")
+    p.add_argument("--devices", type=int, metavar="N",
+                   help="run the chains on N devices (must divide gcd(chains, blocks); default: every device)")
     p.add_argument("--coordinator", metavar="HOST:PORT", help="multi-process: the coordinator's address")
     p.add_argument("--num-processes", type=int, metavar="N", help="multi-process: the number of processes")
     p.add_argument("--process-id", type=int, metavar="I", help="multi-process: this process's index (0..N-1)")
     return p
 
 
-FLAGS = ("--out", "--resume", "--quiet", "--no-plots", "--coordinator", "--num-processes", "--process-id")
+FLAGS = ("--out", "--resume", "--quiet", "--no-plots", "--devices", "--coordinator", "--num-processes",
+         "--process-id")
 
 
 def _writable(out: Path) -> None:
@@ -74,10 +83,15 @@ def main(argv: list[str]) -> int:
             raise CLIError(str(e)) from None
     import jax
 
+    try:
+        sweep.check_devices(args.devices, cfg.chains, cfg.blocks)  # run_sweep then plans (builds and checks
+        # every point, nothing compiled) before it makes the folder
+    except ValueError as e:
+        raise CLIError(str(e)) from None
     if cfg.x64:
         jax.config.update("jax_enable_x64", True)
     try:
-        ds = sweep.run_sweep(cfg, out, resume=args.resume, quiet=args.quiet)
+        ds = sweep.run_sweep(cfg, out, resume=args.resume, quiet=args.quiet, devices=args.devices)
     except ValueError as e:
         raise CLIError(str(e)) from None
     except OSError as e:
@@ -91,7 +105,8 @@ def main(argv: list[str]) -> int:
         from .plot import phase_diagram
 
         for spec in cfg.plot:
-            fig = phase_diagram(ds, spec.x, spec.y, spec.metric, stat=spec.stat, generation=spec.generation,
+            fig = phase_diagram(ds, spec.x, spec.y, sweep.metric_variable(cfg, spec.metric), stat=spec.stat,
+                                generation=spec.generation,
                                 below=spec.below, boundary=spec.boundary, log=spec.log,
                                 center=spec.center)
             name = spec.name or f"{spec.metric}_{spec.y}_vs_{spec.x}"

@@ -1,10 +1,15 @@
-r"""Parameter sweeps: grids of configurations, sharded over devices and hosts, resumable labelled storage.
+r"""Parameter sweeps of any recipe: grids of configurations, sharded over devices and hosts, resumable storage.
 
-A sweep runs the engine of `jaxcollapse.simulate` at many configurations ("points") of the regime
-and the family. Points are grouped by their *static* configuration (anything that sets a shape or
-chooses a code path: the regime preset, `n_real`, `subsample`, the dimension, the estimator, and
-the synthetic sample size on the ``"samples"`` path); within a group everything else ($n$ on the
-exact path, $\lambda$, $w$, $\tau$, the drift, the truth's mean and variance) is an array, and the
+A sweep runs the engine of `jaxcollapse.simulate` at many configurations ("points") of one recipe
+(`jaxcollapse.recipes`: a family, or an experiment such as ``decomposition``). The grid axes and the
+``[params]`` keys are the recipe's parameters (`sweep_params`: its schema without the run parameters
+that the sweep's own top-level keys set, plus ``regime``), each checked by its `Param` (type, valid
+range, choices) before anything runs; a name the recipe does not have is refused with the closest one
+suggested. Each point is built by the recipe (`Recipe.build`) into `(model, truth, regime)`. Points
+are grouped by their *static* configuration (what sets a shape or picks a code path: the regime preset,
+`n_real`, `subsample`, the dimension, the estimator, the synthetic sample size on the ``"samples"``
+path; the recipe's `Param.static` parameters); within a group everything else ($n$ on the exact path,
+$\lambda$, $w$, $\tau$, the drift, the truth's parameters, a learning rate) is an array, and the
 group's points are stacked along a leading axis and `vmap`-ped inside **one** compiled program.
 A group runs in chunks of `chunk` points (the last chunk is padded with copies of its last point,
 so every chunk of a group has the same shape and the group compiles once).
@@ -27,7 +32,8 @@ devices (tested with 4 host devices and with two processes); raise `blocks` for 
 
 **Storage.** `run_sweep(config, out=DIR)` writes ``DIR/results.zarr`` (zarr format 2, readable
 with `xarray.open_zarr`) chunk by chunk: one variable per metric with dimensions
-``(point, generation, stat)`` (stat: ``mean``, ``std``, ``q0.05``, ...), one coordinate per swept
+``(point, generation, stat)`` (stat: ``mean``, ``std``, ``q0.05``, ...; a metric named like a swept
+parameter is stored as ``<name>_metric``, `metric_variable`), one coordinate per swept
 parameter along ``point``, and the full configuration (JSON) in the attributes. Each point is its
 own zarr chunk, so writing a chunk of points never rewrites another's data; ``DIR/progress.json``
 (replaced atomically after each chunk's data is written) lists the finished chunks. A sweep killed
@@ -35,19 +41,20 @@ at any moment resumes (``resume=True``) with the unfinished chunks and ends bitw
 uninterrupted run. `open_sweep(DIR)` returns the labelled dataset, with one dimension per grid
 parameter for a product grid.
 
-Configuration (a dict, or a TOML file for ``jaxcollapse sweep``)::
+Configuration (a dict, or a TOML file for ``jaxcollapse sweep``; one example per family in
+``examples/sweeps/``)::
 
-    family = "gaussian"
+    family = "gaussian"        # a recipe: jaxcollapse.recipes.names()
     generations = 200
     chains = 10000
     seed = 0
-    path = "exact"             # or "samples"
+    path = "exact"             # or "samples"; default: the recipe's
     metrics = ["trace_ratio", "w2sq"]   # default: all of the family's
     quantiles = [0.05, 0.5, 0.95]
     chunk = 8                  # points per compiled call
     x64 = false
 
-    [params]                   # fixed values (defaults below)
+    [params]                   # fixed values (default: the recipe's defaults)
     n_real = 50
 
     [grid]                     # the product of these lists ...
@@ -56,10 +63,17 @@ Configuration (a dict, or a TOML file for ``jaxcollapse sweep``)::
 
     # ... or an explicit list of points:  [[points]]  n = 10  temperature = 1.05
 
-Parameters: ``regime`` (a preset of `jaxcollapse.regimes`), ``n`` (synthetic samples per
-generation), ``n_real``, ``lam``, ``w``, ``real`` (weighted: ``"fixed"`` or ``"fresh"``),
-``subsample``, ``temperature``, ``drift``; Gaussian: ``mean``, ``variance`` (the truth, which is
-also model 0: $N(\text{mean}, \text{variance}\,I_d)$), ``dim``, ``estimator``.
+    [[plot]]                   # phase diagrams drawn after the run (metric and stat must be recorded)
+    x = "n"
+    y = "regime"
+    metric = "trace_ratio"
+
+Parameters: ``regime`` (one of the recipe's regimes: a preset of `jaxcollapse.regimes`, or the
+decomposition's error sources), the regime knobs the recipe declares (``n``: synthetic samples per
+generation; ``n_real``, ``lam``, ``w``, ``real``, ``subsample``, ``temperature``, ``drift``; see
+`jaxcollapse.regimes.from_params`), and the family's own parameters (``jaxcollapse run --family F
+--help`` lists them; Gaussian: ``mean``, ``variance``, ``dim``, ``estimator``). A parameter that no
+point's regime reads, and two points that give the same configuration, are refused.
 """
 
 from __future__ import annotations
@@ -83,9 +97,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from . import random as R
-from . import regimes as _regimes
 from ._config import x64 as _x64
-from ._simulate import DEFAULT_QUANTILES, PATHS, _chain_init, _chain_step, _check, _sort_floats, _Static
+from ._simulate import DEFAULT_QUANTILES, _chain_init, _chain_step, _check, _sort_floats, _Static
 from .random import Stream
 
 __all__ = [
@@ -98,19 +111,9 @@ __all__ = [
 
 DEFAULT_BLOCKS = 8  # chains run and are reduced in gcd(chains, blocks) blocks, whatever the number of devices
 
-# parameter -> (kind, default); kind is "int", "float" or "str"
-REGIME_PARAMS: dict[str, tuple[str, Any]] = {
-    "regime": ("str", "replace"),
-    "n": ("int", 100),
-    "n_real": ("int", 50),
-    "lam": ("float", 1.0),
-    "w": ("float", 0.5),
-    "real": ("str", "fixed"),
-    "subsample": ("int", None),  # None: n
-    "temperature": ("float", 1.0),
-    "drift": ("float", 0.0),
-}
-# which parameters each preset reads
+# The regime parameters each preset reads (`jaxcollapse.regimes.from_params`): a swept parameter that no
+# point's regime reads is refused, and two points that differ only in unread parameters are duplicates.
+# A recipe's own point names (the decomposition's error sources) read every regime parameter it declares.
 PRESET_PARAMS: dict[str, tuple[str, ...]] = {
     "replace": ("n", "temperature", "drift"),
     "accumulate": ("n", "temperature", "drift"),
@@ -119,9 +122,9 @@ PRESET_PARAMS: dict[str, tuple[str, ...]] = {
     "fresh": ("n_real", "n", "temperature", "drift"),
     "weighted": ("n_real", "n", "w", "real", "temperature", "drift"),
 }
-FAMILY_PARAMS: dict[str, dict[str, tuple[str, Any]]] = {
-    "gaussian": {"mean": ("float", 0.0), "variance": ("float", 1.0), "dim": ("int", 1), "estimator": ("str", "mle")},
-}
+REGIME_KEYS = ("n", "n_real", "lam", "w", "real", "subsample", "temperature", "drift")
+# a recipe's run parameters that a sweep sets by its own top-level keys (or, for `regimes`, by `regime`)
+RUN_ONLY = ("regimes", "generations", "chains", "seed", "path", "metrics", "paths_chains", "x64")
 TOP_KEYS = ("family", "generations", "chains", "seed", "path", "metrics", "quantiles", "quantile_chains", "chunk",
             "blocks", "x64", "params", "grid", "points", "plot")
 PLOT_KEYS = ("x", "y", "metric", "stat", "generation", "below", "boundary", "log", "center", "name")
@@ -135,23 +138,30 @@ def _suggest(word: str, options) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _all_params(family: str) -> dict[str, tuple[str, Any]]:
-    return {**REGIME_PARAMS, **FAMILY_PARAMS[family]}
+def _recipe(family):
+    """The recipe of `family` (`jaxcollapse.recipes.get`; a ValueError with a suggestion if there is none)."""
+    from . import recipes
+
+    if not isinstance(family, str):
+        raise ValueError(f"family must be a string (a recipe name), got {family!r}")
+    return recipes.get(family)
 
 
-def _value(name: str, kind: str, v):
-    """`v` checked against `kind` (a ValueError naming `name` otherwise)."""
-    if kind == "int":
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"parameter {name} must be an integer, got {v!r}")
-        return int(v)
-    if kind == "float":
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-            raise ValueError(f"parameter {name} must be a finite number, got {v!r}")
-        return float(v)
-    if not isinstance(v, str):
-        raise ValueError(f"parameter {name} must be a string, got {v!r}")
-    return v
+def sweep_params(recipe) -> dict[str, Any]:
+    """The parameters a sweep of `recipe` may fix in ``[params]`` or sweep in ``[grid]`` / ``[[points]]``.
+
+    The recipe's schema (`jaxcollapse.recipes.Param`: type, default, valid range, static or traced)
+    without the run parameters that the sweep sets by its top-level keys (`RUN_ONLY`), plus ``regime``:
+    one of the regimes the recipe runs (default: the first of its default ``regimes``).
+    """
+    from .recipes import Param
+
+    schema = recipe.schema()
+    regs = schema["regimes"]
+    out = {"regime": Param("regime", str, regs.default[0], "the regime of the point (one of the recipe's regimes)",
+                           choices=regs.choices, table=False)}
+    out.update({k: p for k, p in schema.items() if k not in RUN_ONLY})
+    return out
 
 
 # --------------------------------------------------------------------------- configuration
@@ -173,7 +183,11 @@ class PlotSpec:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """A validated sweep configuration; build it with `SweepConfig.from_dict` or `load_config`."""
+    """A validated sweep configuration; build it with `SweepConfig.from_dict` or `load_config`.
+
+    `family` names a recipe (`jaxcollapse.recipes`); `params`, `grid` and `points` use the names of
+    `sweep_params(recipe)`; `path` defaults to the recipe's default path.
+    """
 
     family: str = "gaussian"
     generations: int = 100
@@ -191,19 +205,25 @@ class SweepConfig:
     points: tuple[Mapping[str, Any], ...] = ()
     plot: tuple[PlotSpec, ...] = ()
 
+    def recipe(self):
+        """The family's recipe."""
+        return _recipe(self.family)
+
     # ------------------------------------------------------------------ parsing
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> SweepConfig:
-        """Check every key and value of a config dict (as read from TOML); `ValueError` names the first problem."""
+        """Check every key and value of a config dict (as read from TOML); `ValueError` names the first problem.
+
+        Nothing is compiled: the points are built and checked by `plan`, which `run_sweep` calls before
+        computing anything."""
         if not isinstance(raw, Mapping):
             raise ValueError("a sweep config must be a table of keys")
         for k in raw:
             if k not in TOP_KEYS:
                 raise ValueError(f"unknown key {k!r}{_suggest(k, TOP_KEYS)}; valid keys: {', '.join(TOP_KEYS)}")
         family = raw.get("family", "gaussian")
-        if family not in FAMILY_PARAMS:
-            raise ValueError(f"unknown family {family!r}{_suggest(family, FAMILY_PARAMS)}; "
-                             f"sweeps support: {', '.join(FAMILY_PARAMS)}")
+        recipe = _recipe(family)
+        schema = recipe.schema()
         kw: dict[str, Any] = {"family": family}
         for k in ("generations", "chains", "seed", "quantile_chains", "chunk", "blocks"):
             if k in raw:
@@ -215,10 +235,11 @@ class SweepConfig:
                 if k == "seed" and v >= 2**32:
                     raise ValueError(f"seed must be < 2**32, got {v}")
                 kw[k] = int(v)
-        if "path" in raw:
-            if raw["path"] not in PATHS:
-                raise ValueError(f"unknown path {raw['path']!r}; choose one of {', '.join(PATHS)}")
-            kw["path"] = raw["path"]
+        paths = schema["path"].choices
+        kw["path"] = raw.get("path", schema["path"].default)
+        if kw["path"] not in paths:
+            raise ValueError(f"unknown path {kw['path']!r}{_suggest(kw['path'], paths)} for family {family!r}; "
+                             f"choose one of {', '.join(paths)}")
         if "x64" in raw:
             if not isinstance(raw["x64"], bool):
                 raise ValueError(f"x64 must be true or false, got {raw['x64']!r}")
@@ -231,6 +252,10 @@ class SweepConfig:
                 raise ValueError(f"metrics must be a non-empty list of names, got {raw['metrics']!r}")
             if len(set(m)) != len(m):
                 raise ValueError(f"a metric is listed twice: {m}")
+            for s in m:
+                if s not in recipe.metric_names:
+                    raise ValueError(f"unknown metric {s!r}{_suggest(s, recipe.metric_names)}; family {family!r} "
+                                     f"measures {', '.join(recipe.metric_names)}")
             kw["metrics"] = tuple(m)
         if "quantiles" in raw:
             q = raw["quantiles"]
@@ -239,20 +264,21 @@ class SweepConfig:
             if any(not 0 <= v <= 1 for v in q) or len(set(q)) != len(q):
                 raise ValueError(f"quantiles must be distinct levels in [0, 1], got {q}")
             kw["quantiles"] = tuple(float(v) for v in q)
-        allp = _all_params(family)
+        allp = sweep_params(recipe)
 
-        def check_name(name, where):
+        def checked(name, value, where):
             if name not in allp:
-                raise ValueError(f"unknown parameter {name!r} in {where}{_suggest(name, allp)}; "
-                                 f"parameters: {', '.join(allp)}")
+                raise ValueError(f"unknown parameter {name!r} in {where}{_suggest(name, allp)}; parameters of "
+                                 f"family {family!r}: {', '.join(allp)}")
+            try:
+                return allp[name].check(value)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
 
         params = raw.get("params", {})
         if not isinstance(params, Mapping):
             raise ValueError("[params] must be a table of parameter = value")
-        fixed = {}
-        for k, v in params.items():
-            check_name(k, "[params]")
-            fixed[k] = _value(k, allp[k][0], v)
+        fixed = {k: checked(k, v, "[params]") for k, v in params.items()}
         kw["params"] = fixed
         grid = raw.get("grid", {})
         points = raw.get("points", [])
@@ -266,14 +292,15 @@ class SweepConfig:
             raise ValueError("the sweep is empty: give a [grid] of parameter = [values] or a list of [[points]]")
         g = {}
         for k, vals in grid.items():
-            check_name(k, "[grid]")
+            if k not in allp:
+                checked(k, None, "[grid]")
             if k in fixed:
                 raise ValueError(f"parameter {k!r} is both fixed in [params] and swept in [grid]")
             if not isinstance(vals, list):
                 vals = [vals]
             if not vals:
                 raise ValueError(f"grid parameter {k!r} has no values (an empty grid)")
-            vals = tuple(_value(k, allp[k][0], v) for v in vals)
+            vals = tuple(checked(k, v, "[grid]") for v in vals)
             dup = [v for v in vals if vals.count(v) > 1]
             if dup:
                 raise ValueError(f"grid parameter {k!r} lists {dup[0]!r} twice (duplicate grid points)")
@@ -285,46 +312,15 @@ class SweepConfig:
                 raise ValueError(f"point {i} is empty")
             q = {}
             for k, v in p.items():
-                check_name(k, f"point {i}")
                 if k in fixed:
                     raise ValueError(f"parameter {k!r} is fixed in [params] and also set by point {i}")
-                q[k] = _value(k, allp[k][0], v)
+                q[k] = checked(k, v, f"point {i}")
             pts.append(q)
         kw["points"] = tuple(pts)
-        plots = raw.get("plot", [])
-        if isinstance(plots, Mapping):
-            plots = [plots]
-        if not isinstance(plots, list):
-            raise ValueError("plot must be a table or a list of tables")
-        specs = []
-        for p in plots:
-            if not isinstance(p, Mapping):
-                raise ValueError("each [[plot]] must be a table")
-            for k in p:
-                if k not in PLOT_KEYS:
-                    raise ValueError(f"unknown plot key {k!r}{_suggest(k, PLOT_KEYS)}; valid: {', '.join(PLOT_KEYS)}")
-            for k in ("x", "y", "metric"):
-                if not isinstance(p.get(k), str):
-                    raise ValueError(f"a plot needs {k} = \"...\" (a string)")
-            p = dict(p)
-            if not isinstance(p.get("stat", "mean"), str):
-                raise ValueError(f"plot stat must be a string, got {p['stat']!r}")
-            if isinstance(p.get("generation"), bool) or not isinstance(p.get("generation", -1), int):
-                raise ValueError(f"plot generation must be an integer, got {p['generation']!r}")
-            for k in ("below", "center"):
-                if k in p:
-                    if isinstance(p[k], bool) or not isinstance(p[k], (int, float)):
-                        raise ValueError(f"plot {k} must be a number, got {p[k]!r}")
-                    p[k] = float(p[k])
-            if not isinstance(p.get("boundary", ""), str) or not isinstance(p.get("name", ""), str):
-                raise ValueError("plot boundary and name must be strings")
-            if not isinstance(p.get("log", False), bool):
-                raise ValueError(f"plot log must be true or false, got {p['log']!r}")
-            for k in ("x", "y"):
-                if p[k] not in self_names(raw):
-                    raise ValueError(f"plot {k} = {p[k]!r} is not a swept parameter")
-            specs.append(PlotSpec(**p))
-        kw["plot"] = tuple(specs)
+        recorded = kw.get("metrics") or recipe.metric_names
+        stats = stat_names(kw.get("quantiles", DEFAULT_QUANTILES))
+        kw["plot"] = tuple(_plot_spec(p, self_names(raw), recorded, stats, kw.get("generations", 100))
+                           for p in _plot_tables(raw.get("plot", [])))
         cfg = cls(**kw)
         cfg.resolved_points()  # full check of every point (names, values, duplicates), nothing compiled
         return cfg
@@ -347,27 +343,28 @@ class SweepConfig:
         return [dict(p) for p in self.points]
 
     def resolved_points(self) -> list[dict[str, Any]]:
-        """Every point's effective parameters (only those its regime and family read), checked.
+        """Every point's effective parameters (those its regime and family read, unset ones resolved), checked.
 
-        Raises `ValueError` for a swept parameter that no point's regime reads, for two points that
-        give the same configuration, and for a regime that is not a preset.
+        Raises `ValueError` for a swept or fixed parameter that no point's regime reads, and for two points
+        that give the same configuration.
         """
-        allp = _all_params(self.family)
+        allp = sweep_params(self.recipe())
+        family_keys = [k for k in allp if k != "regime" and k not in REGIME_KEYS]
         raw = self.raw_points()
         out, used = [], set()
         for sw in raw:
-            full = {k: v[1] for k, v in allp.items()}
+            full = {k: p.default for k, p in allp.items()}
             full.update(self.params)
             full.update(sw)
             reg = full["regime"]
-            if reg not in PRESET_PARAMS:
-                raise ValueError(f"unknown regime {reg!r}{_suggest(reg, PRESET_PARAMS)}; "
-                                 f"choose one of {', '.join(PRESET_PARAMS)}")
-            keep = ("regime", *PRESET_PARAMS[reg], *FAMILY_PARAMS[self.family])
-            eff = {k: full[k] for k in keep}
-            if reg == "accumulate_subsample" and eff["subsample"] is None:
-                eff["subsample"] = eff["n"]
-            used.update(keep)
+            reads = [k for k in PRESET_PARAMS.get(reg, REGIME_KEYS) if k in allp]
+            eff = {"regime": reg, **{k: full[k] for k in reads}}
+            for k in ("n_real", "subsample"):  # unset: n (`regimes.from_params`)
+                if k in eff and eff[k] is None:
+                    eff[k] = full["n"]
+                    reads.append("n")
+            eff.update({k: full[k] for k in family_keys})
+            used.update(("regime", *reads, *family_keys))
             out.append(eff)
         for k in (*self.swept(), *self.params):
             if k not in used:
@@ -393,6 +390,60 @@ class SweepConfig:
             "grid": [[k, list(v)] for k, v in self.grid.items()],  # a list: the order sets the storage order
             "points": [dict(p) for p in self.points],
         }
+
+
+def _plot_tables(plots) -> list:
+    if isinstance(plots, Mapping):
+        plots = [plots]
+    if not isinstance(plots, list):
+        raise ValueError("plot must be a table or a list of tables")
+    return plots
+
+
+def _plot_spec(p, swept: list[str], recorded, stats, generations: int) -> PlotSpec:
+    """A checked `[[plot]]` table: known keys, swept axes, a recorded metric and statistic, a known boundary."""
+    if not isinstance(p, Mapping):
+        raise ValueError("each [[plot]] must be a table")
+    for k in p:
+        if k not in PLOT_KEYS:
+            raise ValueError(f"unknown plot key {k!r}{_suggest(k, PLOT_KEYS)}; valid: {', '.join(PLOT_KEYS)}")
+    for k in ("x", "y", "metric"):
+        if not isinstance(p.get(k), str):
+            raise ValueError(f"a plot needs {k} = \"...\" (a string)")
+    p = dict(p)
+    if not isinstance(p.get("stat", "mean"), str):
+        raise ValueError(f"plot stat must be a string, got {p['stat']!r}")
+    if isinstance(p.get("generation"), bool) or not isinstance(p.get("generation", -1), int):
+        raise ValueError(f"plot generation must be an integer, got {p['generation']!r}")
+    gen = p.get("generation", -1)
+    if not -(generations + 1) <= gen <= generations:
+        raise ValueError(f"plot generation = {gen} is out of range: the sweep records generations 0..{generations} "
+                         "(negative: from the end)")
+    for k in ("below", "center"):
+        if k in p:
+            if isinstance(p[k], bool) or not isinstance(p[k], (int, float)):
+                raise ValueError(f"plot {k} must be a number, got {p[k]!r}")
+            p[k] = float(p[k])
+    if not isinstance(p.get("boundary", ""), str) or not isinstance(p.get("name", ""), str):
+        raise ValueError("plot boundary and name must be strings")
+    if not isinstance(p.get("log", False), bool):
+        raise ValueError(f"plot log must be true or false, got {p['log']!r}")
+    for k in ("x", "y"):
+        if p[k] not in swept:
+            raise ValueError(f"plot {k} = {p[k]!r} is not a swept parameter")
+    if p["metric"] not in recorded:
+        raise ValueError(f"plot metric = {p['metric']!r} is not recorded{_suggest(p['metric'], recorded)}; "
+                         f"the sweep records {', '.join(recorded)} (add it to metrics)")
+    if p.get("stat", "mean") not in stats:
+        raise ValueError(f"plot stat = {p['stat']!r} is not recorded{_suggest(p['stat'], stats)}; the sweep records "
+                         f"{', '.join(stats)} (a quantile q<level> needs its level in quantiles)")
+    if p.get("boundary"):
+        from . import theory
+
+        if not callable(getattr(theory, p["boundary"], None)):
+            raise ValueError(f"plot boundary = {p['boundary']!r} is not a function of jaxcollapse.theory"
+                             f"{_suggest(p['boundary'], [n for n in dir(theory) if not n.startswith('_')])}")
+    return PlotSpec(**p)
 
 
 def self_names(raw: Mapping) -> list[str]:
@@ -442,30 +493,20 @@ def config_difference(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:
 
 # --------------------------------------------------------------------------- building points
 def _build(cfg: SweepConfig, p: Mapping[str, Any]):
-    """(model, regime) of one effective point."""
-    from .families.gaussian import Gaussian
+    """`(model, truth, regime)` of one effective point: the recipe's `build` on its full parameters.
 
-    reg = p["regime"]
-    knobs = {"temperature": p["temperature"], "drift": p["drift"]}
-    if reg in ("replace", "accumulate"):
-        regime = _regimes.PRESETS[reg](p["n"], **knobs)
-    elif reg == "accumulate_subsample":
-        regime = _regimes.accumulate_subsample(p["n"], p["subsample"], **knobs)
-    elif reg == "augment":
-        regime = _regimes.augment(p["n_real"], p["lam"], **knobs)
-    elif reg == "fresh":
-        regime = _regimes.fresh(p["n_real"], p["n"], **knobs)
-    else:
-        if p["real"] not in ("fixed", "fresh"):
-            raise ValueError(f"parameter real must be 'fixed' or 'fresh', got {p['real']!r}")
-        regime = _regimes.weighted(p["n_real"], p["n"], p["w"], real=p["real"], **knobs)
-    if p["dim"] < 1:
-        raise ValueError(f"dim must be >= 1, got {p['dim']}")
-    if not p["variance"] > 0:
-        raise ValueError(f"variance must be > 0, got {p['variance']}")
-    d = p["dim"]
-    model = Gaussian(np.full(d, p["mean"]), p["variance"], estimator=p["estimator"])
-    return model, regime
+    The point's values, the run parameters of the sweep (generations, chains, seed, path, metrics, x64)
+    and the recipe's defaults for the rest go through `Recipe.resolve` (every value and the constraints
+    across them checked), then to `Recipe.build`. A truth of None is the model itself."""
+    recipe = cfg.recipe()
+    values = {k: v for k, v in p.items() if k != "regime"}
+    values.update({"regimes": [p["regime"]], "generations": cfg.generations, "chains": cfg.chains,
+                   "seed": cfg.seed, "path": cfg.path, "x64": cfg.x64,
+                   "metrics": None if cfg.metrics is None else list(cfg.metrics)})
+    full = recipe.resolve(values)
+    full["regime"] = p["regime"]
+    model, truth, regime = recipe.build(full)
+    return model, model if truth is None else truth, regime
 
 
 @dataclass
@@ -484,31 +525,37 @@ class _Plan:
     groups: list[_Group]
     chunks: list[tuple[int, int, int]]  # (group, start, stop) in storage order
     models: list[Any]  # storage order
+    truths: list[Any]
     regimes: list[Any]
     metrics: tuple[str, ...]
     levels: tuple[float, ...]
     blocks: int
+    variables: dict[str, str] = field(default_factory=dict)  # metric -> its data variable (`metric_variable`)
 
 
 def plan(cfg: SweepConfig) -> _Plan:
-    """Build and check every point (a `ValueError` before anything compiles), group them by static configuration."""
+    """Build and check every point (a `ValueError` before anything compiles); group them by static configuration.
+
+    Two points share a group (and one compiled program) when their `(model, truth, regime)` have the same
+    tree structure, leaf shapes and dtypes and the same static options: the recipe's static parameters
+    (`Param.static`) set those, its traced ones only change leaf values, which are stacked and vmapped."""
     pts = cfg.resolved_points()
     built = []
     groups: dict[Any, list[int]] = {}
     statics: dict[Any, tuple[_Static, Any]] = {}
     for i, p in enumerate(pts):
         try:
-            model, regime = _build(cfg, p)
-            st = _check(model, model, regime, cfg.generations, cfg.chains, cfg.path, cfg.metrics, cfg.quantiles,
+            model, truth, regime = _build(cfg, p)
+            st = _check(model, truth, regime, cfg.generations, cfg.chains, cfg.path, cfg.metrics, cfg.quantiles,
                         cfg.quantile_chains, False, False, False)
         except ValueError as e:
             raise ValueError(f"point {i} ({_fmt_point(p)}): {e}") from None
-        leaves, treedef = jax.tree.flatten((model, regime))
+        leaves, treedef = jax.tree.flatten((model, truth, regime))
         shapes = tuple((np.shape(x), np.asarray(x).dtype.str) for x in leaves)
         gkey = (treedef, shapes, st)
         groups.setdefault(gkey, []).append(i)
         statics[gkey] = (st, treedef)
-        built.append((model, regime))
+        built.append((model, truth, regime))
     order, glist, chunks = [], [], []
     for gi, (gkey, idx) in enumerate(groups.items()):
         start = len(order)
@@ -520,8 +567,35 @@ def plan(cfg: SweepConfig) -> _Plan:
             chunks.append((gi, a, min(a + width, start + len(idx))))
     st0 = glist[0].static
     blocks = math.gcd(cfg.chains, cfg.blocks)
-    return _Plan(cfg, pts, order, glist, chunks, [built[i][0] for i in order], [built[i][1] for i in order],
-                 st0.metrics, st0.levels, blocks)
+    return _Plan(cfg, pts, order, glist, chunks, *([built[i][j] for i in order] for j in range(3)),
+                 st0.metrics, st0.levels, blocks, {m: metric_variable(cfg, m) for m in st0.metrics})
+
+
+def metric_variable(cfg: SweepConfig, metric: str) -> str:
+    """The dataset variable of `metric`: its name, or ``<name>_metric`` when a swept parameter has the same
+    name (the Poisson family's ``rate`` is both a parameter and a metric; the parameter keeps the name of
+    its dimension)."""
+    return f"{metric}_metric" if metric in cfg.swept() else metric
+
+
+def check_devices(devices: int | None, chains: int, blocks: int) -> None:
+    """Refuse a device count that the machine or the chain blocks cannot serve (a ValueError naming the fix).
+
+    The chains run in B = gcd(chains, blocks) blocks, shared equally by the devices."""
+    if devices is None:
+        return
+    if isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
+        raise ValueError(f"devices must be an integer >= 1, got {devices!r}")
+    avail = len(jax.devices())
+    if devices > avail:
+        hint = ("; on a CPU expose cores as devices: XLA_FLAGS=--xla_force_host_platform_device_count=N"
+                if jax.default_backend() == "cpu" else "")
+        raise ValueError(f"devices = {devices}: this machine has {avail} device(s); give 1 to {avail}{hint}")
+    b = math.gcd(chains, blocks)
+    if b % devices:
+        raise ValueError(f"devices = {devices} does not divide the {b} chain blocks (gcd(chains = {chains}, blocks = "
+                         f"{blocks})): set blocks = {devices * max(1, blocks // devices)} and chains a multiple of "
+                         f"it, or use a device count that divides {b}")
 
 
 def stat_names(levels) -> tuple[str, ...]:
@@ -546,7 +620,7 @@ def _key_data(seed: int) -> np.ndarray:
 
 
 @eqx.filter_jit
-def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static, mesh: Mesh):
+def _chunk_run(key_data, models, truths, regimes, chains: int, blocks: int, st: _Static, mesh: Mesh):
     """Summaries `{metric: (points, G + 1, stats)}` of a stacked chunk of points, all with the same key.
 
     The chains are cut into `blocks` contiguous blocks of `chains // blocks`; each device (`shard_map`
@@ -563,7 +637,7 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
     qc = st.quantile_chains
     h = min(per, qc)
 
-    def run(ids, key_data, models, regimes):
+    def run(ids, key_data, models, truths, regimes):
         key = jax.random.wrap_key_data(key_data, impl="threefry2x32")
         key0 = R.generation_key(key, jnp.asarray(0, jnp.uint32))
 
@@ -574,10 +648,10 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
             return out + (x[:, :h],) if heads else out
 
         def block(blk_ids, heads: bool):
-            state = jax.vmap(lambda m, r: jax.vmap(lambda c: _chain_init(m, m, r, st, key0, c))(blk_ids))(
-                models, regimes)
+            state = jax.vmap(lambda m, tr, r: jax.vmap(lambda c: _chain_init(tr, m, r, st, key0, c))(blk_ids))(
+                models, truths, regimes)
             m0 = jax.vmap(lambda ms, truth: jax.vmap(
-                lambda m, c: m.metrics(truth, Stream(key0, c).fork(R.SALT_METRICS)))(ms, blk_ids))(state.model, models)
+                lambda m, c: m.metrics(truth, Stream(key0, c).fork(R.SALT_METRICS)))(ms, blk_ids))(state.model, truths)
 
             def body(carry, _):
                 state, t = carry  # carried, not scanned over: see `jaxcollapse._simulate._run_chains`
@@ -586,7 +660,7 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
                 def point(s, truth, regime):
                     return jax.vmap(lambda s1, c: _chain_step(truth, regime, st, s1, t, gkey, c))(s, blk_ids)
 
-                state, metrics = jax.vmap(point)(state, models, regimes)
+                state, metrics = jax.vmap(point)(state, truths, regimes)
                 return (state, t + 1), {k: partials(metrics[k], heads) for k in st.metrics}
 
             _, ys = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=st.generations)
@@ -647,8 +721,8 @@ def _chunk_run(key_data, models, regimes, chains: int, blocks: int, st: _Static,
 
     ids = jnp.arange(chains, dtype=jnp.uint32).reshape(blocks, per)
     ids = jax.lax.with_sharding_constraint(ids, NamedSharding(mesh, P("chain")))
-    return jax.shard_map(run, mesh=mesh, in_specs=(P("chain"), P(), P(), P()), out_specs=P(), check_vma=False)(
-        ids, key_data, models, regimes)
+    return jax.shard_map(run, mesh=mesh, in_specs=(P("chain"), P(), P(), P(), P()), out_specs=P(), check_vma=False)(
+        ids, key_data, models, truths, regimes)
 
 
 def _quantiles(x, levels: tuple[float, ...]):
@@ -724,7 +798,8 @@ def _coords(pl: _Plan) -> dict[str, np.ndarray]:
     for k in pl.cfg.swept():
         vals = [raw[i].get(k) for i in pl.order]
         if any(v is None for v in vals):  # a list of points that do not all set k: the effective value
-            vals = [pl.points[i].get(k, np.nan) for i in pl.order]
+            vals = [pl.points[i].get(k) for i in pl.order]
+            vals = [np.nan if v is None else v for v in vals]
         out[k] = np.asarray(vals)
     return out
 
@@ -735,7 +810,7 @@ def _template(pl: _Plan, dtype):
     g1 = pl.cfg.generations + 1
     stats = stat_names(pl.levels)
     data = {m: (("point", "generation", "stat"), np.full((len(pl.order), g1, len(stats)), np.nan, dtype))
-            for m in pl.metrics}
+            for m in pl.variables.values()}
     coords = {"point": np.arange(len(pl.order)), "generation": np.arange(g1), "stat": list(stats)}
     coords.update({k: ("point", v) for k, v in _coords(pl).items()})
     coords["config_index"] = ("point", np.asarray(pl.order))
@@ -778,7 +853,7 @@ def _prepare(out: Path, pl: _Plan, resume: bool, dtype) -> set[int]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.absolute().parent))
     try:
         ds = _template(pl, dtype)
-        enc = {m: {"chunks": (1, ds.sizes["generation"], ds.sizes["stat"])} for m in pl.metrics}
+        enc = {m: {"chunks": (1, ds.sizes["generation"], ds.sizes["stat"])} for m in pl.variables.values()}
         ds.to_zarr(tmp / ZARR, mode="w-", zarr_format=2, consolidated=True, encoding=enc)
         _write_json(tmp / PROGRESS, {"done": [], "chunks": len(pl.chunks)})
         _write_json(tmp / CONFIG, cfgd)
@@ -864,7 +939,9 @@ def run_sweep(config: SweepConfig | Mapping[str, Any] | str | os.PathLike, out: 
       chunk; None keeps everything in memory.
     - `resume`: continue a sweep in `out` (refused, naming the difference, if its config differs).
     - `quiet`: no progress bar.
-    - `devices`: the devices of the chain mesh (default `jax.devices()`, every process's).
+    - `devices`: the devices of the chain mesh: a number $k$ (the first $k$ of `jax.devices()`; it must
+      divide the gcd(chains, blocks) chain blocks) or a list (default: every device of
+      `jax.devices()`, every process's, up to the largest count that divides the blocks).
     - `on_chunk`: called with the chunk index after each chunk is stored.
 
     Raises `ValueError` on a bad configuration or output folder before anything is compiled.
@@ -875,6 +952,9 @@ def run_sweep(config: SweepConfig | Mapping[str, Any] | str | os.PathLike, out: 
         cfg = config
     else:
         cfg = SweepConfig.from_dict(config)
+    if isinstance(devices, (int, np.integer)) or isinstance(devices, bool):
+        check_devices(devices, cfg.chains, cfg.blocks)
+        devices = jax.devices()[: int(devices)]
     with _x64(cfg.x64):
         return _run(cfg, None if out is None else Path(out), resume, quiet, devices, on_chunk)
 
@@ -894,7 +974,7 @@ def _run(cfg: SweepConfig, out: Path | None, resume: bool, quiet: bool, devices,
     else:
         done = set()
         mem = {m: np.full((len(pl.order), cfg.generations + 1, len(stat_names(pl.levels))), np.nan, dtype)
-               for m in pl.metrics}
+               for m in pl.variables.values()}
     bar = ProgressBar(len(pl.chunks), len(done), len(pl.order), quiet or jax.process_index() != 0)
     if not bar.quiet:
         sys.stderr.write(f"  sweep: {len(pl.order)} points in {len(pl.groups)} static group(s), {len(pl.chunks)} "
@@ -907,9 +987,10 @@ def _run(cfg: SweepConfig, out: Path | None, resume: bool, quiet: bool, devices,
         g = pl.groups[gi]
         idx = list(range(a, b)) + [b - 1] * (g.width - (b - a))  # pad to the group's width
         models = _stack([pl.models[i] for i in idx])
+        truths = _stack([pl.truths[i] for i in idx])
         regimes = _stack([pl.regimes[i] for i in idx])
-        res = _chunk_run(key_data, models, regimes, cfg.chains, pl.blocks, g.static, mesh)
-        res = {k: _host(v)[: b - a] for k, v in res.items()}
+        res = _chunk_run(key_data, models, truths, regimes, cfg.chains, pl.blocks, g.static, mesh)
+        res = {pl.variables[k]: _host(v)[: b - a] for k, v in res.items()}
         if out is None:
             for k, v in res.items():
                 mem[k][a:b] = v

@@ -153,10 +153,9 @@ for label, traj in runs.items():
 # per generation of the $L^2$ distance and of the KL divergence, which separate the sources.
 
 # %%
-from jaxcollapse._cli_learned import _table  # noqa: E402  (the CLI's decomposition table)
+from jaxcollapse.recipes.decomposition import rates_table  # noqa: E402  (the decomposition recipe's table)
 
-table_in = {k: (v, np.asarray(v.paths["spread"], np.float64)) for k, v in runs.items()}
-print(_table(table_in, G))
+print(rates_table(runs, G))
 
 stat, expr, approx = runs.values()
 print("expressivity: an L2 error from generation 0,", f"{l2_expressivity0:.4f}")

@@ -188,44 +188,4 @@ def test_single_component_check_rejects_a_wrong_theory():
     assert math.isfinite(float(traj.mean("spread")[-1]))
 
 
-# --------------------------------------------------------------------------- CLI
-@pytest.mark.slow  # a full decomposition run; the CLI's bad-input tests stay in the default suite
-def test_cli_decomposition_writes_forecast_csvs(tmp_path, capsys):
-    from jaxcollapse import cli
-
-    out = tmp_path / "dec"
-    # --large-factor 1: the "large n" runs reuse the compiled programs of the others (a cheap test)
-    code = cli.main(["run", "--family", "decomposition", "--n", "20", "--generations", "3", "--chains", "4",
-                     "--large-factor", "1", "--em-iters", "5", "--out", str(out), "--quiet"])
-    assert code == 0
-    files = sorted(p.name for p in out.iterdir())
-    spreads = [f for f in files if f.startswith("spread_")]
-    assert len(spreads) == 6 and {"summary.csv", "table.txt", "config.toml"} <= set(files)
-    rows = (out / "spread_statistical.csv").read_text().splitlines()
-    assert rows[0] == "generation," + ",".join(f"chain_{i}" for i in range(4))
-    data = np.loadtxt(out / "spread_statistical.csv", delimiter=",", skiprows=1)
-    assert data.shape == (4, 5) and np.all(data[:, 1:] > 0) and np.array_equal(data[:, 0], np.arange(4))
-    table = (out / "table.txt").read_text()
-    for src in ("statistical", "expressivity", "approximation", "spread rate/gen", "l2sq growth/gen"):
-        assert src in table
-    assert capsys.readouterr().out == ""
-
-
-@pytest.mark.parametrize("argv, expect", [
-    (["--family", "decomposition", "--K", "0"], "--K must be >= 1"),
-    (["--family", "mixture", "--keep", "0"], "--keep must lie in (0, 1]"),
-    (["--family", "mixture", "--regime", "replce"], "did you mean 'replace'"),
-    (["--family", "kde", "--bandwidth", "0"], "bandwidth h must be > 0"),
-    (["--family", "kde", "--bandwidth", "wide"], "--bandwidth must be a number"),
-    (["--family", "mixture", "--covariance", "spherical"], "unknown covariance"),
-    (["--family", "mixture", "--n", "0"], "--n must be >= 1"),
-])
-def test_cli_bad_input_one_line_exit_2(argv, expect, tmp_path, capsys, no_run):
-    from jaxcollapse import cli
-
-    work = tmp_path / "work"
-    work.mkdir()
-    assert cli.main(["run", *argv, "--out", str(work / "out")]) == 2
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("jaxcollapse: error: ") and expect in err[0], err
-    assert list(work.iterdir()) == []
+# The command-line runs of mixture, kde and decomposition: tests/test_recipes_learned.py

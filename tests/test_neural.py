@@ -295,36 +295,7 @@ def test_regressor_other_regimes(regime):
 
 
 # --------------------------------------------------------------------------- command line
-
-@pytest.mark.parametrize("argv, match", [
-    (["--family", "vae", "--latent", "0"], "latent"),
-    (["--family", "vae", "--learning-rate", "0"], "learning_rate"),
-    (["--family", "vae", "--width", "0"], "width"),
-    (["--family", "vae", "--data", "spiral"], "unknown --data"),
-    (["--family", "mlp", "--regime", "acumulate"], "did you mean 'accumulate'"),
-    (["--family", "mlp", "--steps", "0"], "steps"),
-])
-def test_cli_bad_input(argv, match, tmp_path, capsys, no_run):
-    from jaxcollapse import cli
-
-    out = tmp_path / "out"
-    assert cli.main(["run", *argv, "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and match in err[0], err
-    assert not out.exists()
-
-
-@pytest.mark.slow
-def test_cli_run_writes_outputs(tmp_path):
-    from jaxcollapse import cli
-
-    out = tmp_path / "vae"
-    argv = ["run", "--family", "vae", "--data", "mixture", "--classes", "4", "--n", "64", "--generations", "3",
-            "--chains", "3", "--steps", "20", "--width", "8", "--out", str(out), "--quiet"]
-    assert cli.main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "paths.csv", "summary.csv", "table.txt"]
-    paths = np.loadtxt(out / "paths.csv", delimiter=",", skiprows=1)
-    assert paths.shape == (4, 4) and np.all(np.isfinite(paths)) and np.all(paths[:, 1:] > 0)
+# The command-line runs of vae and mlp: tests/test_recipes_learned.py
 
 
 # --------------------------------------------------------------------------- drifting truths (a shifting location)

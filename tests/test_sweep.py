@@ -108,14 +108,15 @@ def _same(a, b):
     ({**BASE, "params": {}, "grid": {"regime": ["replace", "fresh"], "n_real": [5, 10]}}, "duplicate grid points"),
     ({**BASE, "points": [{"n": 4}, {"n": 4}], "grid": {}}, "duplicate grid points"),
     ({**BASE, "points": [{"n": 4}]}, "either"),
-    ({**BASE, "grid": {"n": [4, 0]}}, r"point 1 \(.*n=0.*sample size must be >= 1"),
-    ({**BASE, "grid": {"temperature": [1.0, -1.0]}}, "temperature tau must be > 0"),
+    ({**BASE, "grid": {"n": [4, 0]}}, r"\[grid\]: n = 0 is invalid.*n must be an integer >= 1"),
+    ({**BASE, "grid": {"temperature": [1.0, -1.0]}}, "temperature must be a number > 0"),
     ({**BASE, "grid": {"n": [4, 2.5]}}, "must be an integer"),
     ({**BASE, "chains": 0}, "chains must be >= 1"),
     ({**BASE, "path": "fast"}, "unknown path"),
     ({**BASE, "metrics": ["trace", "nope"]}, "unknown metric"),
-    ({**BASE, "params": {"regime": "replace", "estimator": "unbiased"}, "grid": {"n": [1, 4]}}, "at least 2 samples"),
-    ({**BASE, "grid": {"regime": ["replace", "recycle"]}, "params": {}}, "unknown regime 'recycle'"),
+    ({**BASE, "params": {"regime": "replace", "estimator": "unbiased"}, "grid": {"n": [1, 4]}},
+     r"point 0 \(.*n=1.*needs n >= 2 samples"),
+    ({**BASE, "grid": {"regime": ["replace", "recycle"]}, "params": {}}, "regime = 'recycle' is invalid.*one of"),
     ({**BASE, "plot": {"x": "n", "y": "w", "metric": "trace"}}, "not a swept parameter"),
 ])
 def test_bad_configs_fail_before_anything_runs(raw, message, no_compute, tmp_path):
@@ -367,3 +368,138 @@ def test_two_processes_equal_one(tmp_path, reference):
         assert p.returncode == 0, err[-3000:]
     assert "64 chains on 2 device(s) of 2 process(es)" in res[0][1]
     _same(sweep.open_sweep(out), reference)
+
+
+# --------------------------------------------------------------------------- any recipe
+KDE = {"family": "kde", "generations": 3, "chains": 64, "seed": 5, "metrics": ["spread", "mean_sq_err"],
+       "quantiles": [], "chunk": 2, "params": {"regime": "replace", "n": 10, "bandwidth": "fixed"},
+       "grid": {"h": [0.2, 0.5]}}
+
+
+def test_sweep_of_a_non_gaussian_family():
+    """A KDE (fixed bandwidth h, replace, n = 10): h is traced, so the 2 points compile once and other values
+    of h compile nothing. Each point's mean spread and mean error at t = G match the recipe's theory
+    (`theory.kde_fixed_moments` from the same model 0) within |z| < Z_BOUND; the h = 0.2 theory is rejected
+    at the h = 0.5 point (|z| > Z_BOUND)."""
+    from jaxcollapse import recipes
+
+    sweep.plan(sweep.SweepConfig.from_dict(KDE))  # building model 0 runs small eager programs: not counted
+    with count_compiles() as c:
+        ds = sweep.run_sweep(KDE)
+    assert c.compiles == 1
+    assert ds["spread"].dims == ("h", "generation", "stat")
+    recipe, G = recipes.get("kde"), KDE["generations"]
+    curves = {}
+    for h in KDE["grid"]["h"]:
+        params = recipe.resolve({"n": 10, "bandwidth": "fixed", "h": h, "generations": G, "seed": KDE["seed"]})
+        curves[h] = recipe.theory({**params, "regime": "replace"}, G)
+
+    def z(metric, h, theory_h):
+        cell = ds[metric].sel(h=h, generation=G)
+        se = float(cell.sel(stat="std")) / math.sqrt(KDE["chains"])
+        return (float(cell.sel(stat="mean")) - curves[theory_h][metric][G]) / se
+
+    for h in KDE["grid"]["h"]:
+        for metric in ("spread", "mean_sq_err"):
+            assert abs(z(metric, h, h)) < Z_BOUND, (metric, h, z(metric, h, h))
+    assert abs(z("spread", 0.5, 0.2)) > Z_BOUND
+    other = {**KDE, "grid": {"h": [0.3, 0.4]}}
+    sweep.plan(sweep.SweepConfig.from_dict(other))
+    with count_compiles() as c:
+        sweep.run_sweep(other)
+    assert c.compiles == 0
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({**KDE, "grid": {"estimator": ["mle", "mean"]}}, r"unknown parameter 'estimator' in \[grid\].*family 'kde'"),
+    ({**KDE, "grid": {"bandwidht": ["scott"]}}, "did you mean 'bandwidth'"),
+    ({**KDE, "params": {"regime": "replace", "h": -1.0}}, r"\[params\]: h = -1.0 is invalid.*h must be a number > 0"),
+    ({**KDE, "family": "decomposition", "params": {"lam": 0.5}, "grid": {"n": [5, 10]}},
+     "unknown parameter 'lam' in \\[params\\]"),
+    ({**KDE, "family": "decomposition", "params": {}, "grid": {"regime": ["statistical", "expresivity"]}},
+     "did you mean 'expressivity'"),
+    ({**KDE, "family": "gausian"}, "unknown family 'gausian' \\(did you mean 'gaussian'\\?\\)"),
+    ({**KDE, "path": "exact"}, "unknown path 'exact'.*family 'kde'"),
+    ({**KDE, "metrics": ["spread", "trace"]}, "unknown metric 'trace'.*family 'kde' measures"),
+    ({**KDE, "plot": {"x": "h", "y": "h", "metric": "nll"}}, "plot metric = 'nll' is not recorded"),
+    ({**KDE, "plot": {"x": "h", "y": "h", "metric": "spread", "stat": "q0.5"}}, "plot stat = 'q0.5' is not recorded"),
+    ({**KDE, "plot": {"x": "h", "y": "h", "metric": "spread", "boundary": "nope"}}, "not a function of jaxcollapse"),
+    ({**KDE, "plot": {"x": "h", "y": "h", "metric": "spread", "generation": 9}}, "out of range"),
+])
+def test_any_recipe_bad_configs_fail_before_anything_runs(raw, message, no_compute, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        sweep.run_sweep(raw, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_plot_of_an_unrecorded_metric_is_refused_before_compute(tmp_path, capsys, no_compute):
+    """Refused at load, so also on --resume: one line, exit 2, nothing written or changed."""
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(TOML.replace('metric = "trace_ratio"', 'metric = "kl"'))
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "plot metric = 'kl' is not recorded" in err and not out.exists()
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    assert cli.main(["sweep", str(cfg), "--out", str(out), "--resume"]) == 2
+    assert "is not recorded" in capsys.readouterr().err and sorted(p.name for p in out.iterdir()) == ["config.json"]
+
+
+def test_devices_refused_with_the_fix(tmp_path, capsys, no_compute, monkeypatch):
+    import jax
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(TOML)
+    n = len(jax.devices())
+    assert cli.main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--devices", str(n + 1)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"this machine has {n} device(s)" in err and not (tmp_path / "out").exists()
+    assert cli.main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--devices", "0"]) == 2
+    assert "devices must be an integer >= 1" in capsys.readouterr().err
+    monkeypatch.setattr(sweep.jax, "devices", lambda: ["d0", "d1", "d2", "d3"])
+    with pytest.raises(ValueError, match=r"devices = 3 does not divide the 8 chain blocks.*set blocks"):
+        sweep.check_devices(3, 64, 8)
+    with pytest.raises(ValueError, match=r"does not divide the 2 chain blocks \(gcd\(chains = 6"):
+        sweep.check_devices(4, 6, 8)
+    sweep.check_devices(2, 6, 8)
+    sweep.check_devices(4, 64, 8)
+
+
+def test_every_family_has_an_example(no_compute):
+    """examples/sweeps/ holds a valid config of every recipe shipped in jaxcollapse.recipes (nothing runs)."""
+    from jaxcollapse import recipes
+
+    shipped = {n for n in recipes.names() if type(recipes.get(n)).__module__.startswith("jaxcollapse.recipes.")}
+    families = {sweep.load_config(f).family for f in (REPO / "examples" / "sweeps").glob("*.toml")}
+    assert len(shipped) >= 10 and shipped <= families, shipped - families
+
+
+@pytest.mark.slow
+def test_devices_flag_bitwise_equal_for_a_non_gaussian_family(tmp_path):
+    """The KDE sweep on 2 of 4 host devices (``--devices 2``) equals the in-process one-device sweep."""
+    text = "\n".join(f"{k} = {json.dumps(v)}" for k, v in KDE.items() if not isinstance(v, dict))
+    text += "\n[params]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in KDE["params"].items())
+    text += "\n[grid]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in KDE["grid"].items()) + "\n"
+    cfg = tmp_path / "kde.toml"
+    cfg.write_text(text)
+    r = _cli([str(cfg), "--out", str(tmp_path / "out"), "--devices", "2"],
+             XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    assert r.returncode == 0, r.stderr
+    assert "64 chains on 2 device(s)" in r.stderr
+    _same(sweep.open_sweep(tmp_path / "out"), sweep.run_sweep(KDE))
+
+
+def test_a_parameter_and_a_metric_of_the_same_name():
+    """The Poisson family's ``rate`` is a parameter (the truth's rate, swept) and a metric: the metric is stored
+    as ``rate_metric`` beside the ``rate`` dimension. The refit rate is a martingale (the MLE is the sample
+    mean, unbiased given the previous rate), so its mean at t = G is the truth's rate: |z| < Z_BOUND."""
+    raw = {"family": "poisson", "generations": 3, "chains": 256, "seed": 1, "metrics": ["rate", "extinct"],
+           "quantiles": [], "params": {"regime": "replace", "n": 5}, "grid": {"rate": [0.5, 2.0]}}
+    assert sweep.metric_variable(sweep.SweepConfig.from_dict(raw), "rate") == "rate_metric"
+    ds = sweep.run_sweep(raw)
+    assert set(ds.data_vars) == {"rate_metric", "extinct"} and list(ds["rate"].values) == [0.5, 2.0]
+    for rate in (0.5, 2.0):
+        cell = ds["rate_metric"].sel(rate=rate, generation=3)
+        z = (float(cell.sel(stat="mean")) - rate) / (float(cell.sel(stat="std")) / math.sqrt(256))
+        assert abs(z) < Z_BOUND, (rate, z)

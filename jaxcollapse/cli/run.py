@@ -67,9 +67,7 @@ from ._common import (
 
 DEFAULT_FAMILY = "gaussian"
 # Families whose recipes are still being written: `run --family F` goes to their old runner.
-OLD_RUNNERS = {"mixture": "jaxcollapse._cli_learned", "kde": "jaxcollapse._cli_learned",
-               "decomposition": "jaxcollapse._cli_learned", "vae": "jaxcollapse._cli_neural",
-               "mlp": "jaxcollapse._cli_neural"}
+OLD_RUNNERS: dict[str, str] = {}
 TABLE_GENERATIONS = (1, 10, 50, 100, 200, 500, 1000, 5000, 10000)
 CLI_ONLY = ("config", "family", "out", "force", "quiet", "devices", "force_memory")
 
