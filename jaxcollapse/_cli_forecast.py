@@ -1,27 +1,42 @@
-r"""``jaxcollapse forecast FILE [--out DIR]``: fit the Bayesian collapse model to observed chains and forecast.
+r"""``jaxcollapse forecast FILE [--model spread|diversity|error] [--out DIR]``: fit a collapse model and forecast.
 
 ``FILE`` is
 
-- a CSV with a header row, one row per generation and one column per chain, the first column
-  ``generation`` (as ``chains_variance.csv`` written by ``jaxcollapse run``). Empty cells or ``nan``
-  are missing values; generations absent from the file are missing generations; or
+- the per-chain CSV a run writes, ``chains_<regime>_<metric>.csv``: a comment line
+  ``# jaxcollapse family=... regime=... metric=... model=<spread|diversity|error> n=<n>``, the header
+  ``generation,chain_0,chain_1,...`` and one row per generation; or any CSV with one row per
+  generation and one column per chain, with or without the ``generation`` column (then the rows are
+  generations 0, 1, ...) and with or without the comment line. Empty cells or ``nan`` are missing
+  values; generations absent from the file are missing generations; or
 - an NPZ holding a 2-D array `(generations, chains)` (``--array NAME`` picks one when there are
   several; an optional 1-D ``generation`` array gives the generation of each row).
 
-It prints the posterior summary (``n_eff``, ``kappa`` and the collapse rate
-$r = r_{\rm sample} + r_{\rm approx}$ with 90% intervals) and the forecast of the typical chain
-(the median of the chains' last values) ``--horizon`` generations ahead, with the generation at
-which the statistic falls to ``--threshold`` (default: a tenth of the start). It writes to
-``--out`` (default ``jaxcollapse_forecast/``), atomically: ``summary.txt``, ``forecast.csv``
-(generation and the 5/25/50/75/95% quantiles), ``posterior.npz`` (the draws) and ``forecast.png``
-(the fan over the observed chains). Bad input is one line on stderr and exit code 2.
+A file that does not hold chains (``summary.csv``, a ``forecast.csv``) is refused with what to pass.
+
+**The model** is ``--model``, else the file's ``model=``, else the one of its metric (``metric=`` or
+the file name; `jaxcollapse.bayes.METRIC_MODELS`), else spread (with a note). ``--n``, else the
+file's ``n=``, is the nominal sample size per generation: the diversity model fits $\kappa$ with
+$n_{\rm eff} = n$ (the product $\kappa(1 - 1/n)$ alone is identified by one configuration, so it
+needs $n$); the spread model infers $n_{\rm eff}$ and prints $n$ beside it; the error model fits one
+growth per generation (one configuration does not separate its two terms).
+
+It prints the posterior summary and the forecast ``--horizon`` generations ahead, with the generation
+at which the statistic reaches ``--threshold`` (default: a tenth of the start for spread and
+diversity, twice the start for an error), the fraction of chains absorbed at 0 where there are
+any, and a warning where the data contradict the model. It writes to ``--out`` (default
+``jaxcollapse_forecast/``), atomically: ``summary.txt``, ``forecast.csv`` (generation, the
+5/25/50/75/95% quantiles, and the absorbed fraction where chains are absorbed), ``posterior.npz``
+(the draws) and ``forecast.png`` (the fan over the observed chains, the warnings on it). Bad input
+(a missing, empty or header-only file, a file that is not chains, an output folder that cannot be
+written) is one line on stderr and exit code 2, found before any compute; nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -29,89 +44,26 @@ import numpy as np
 from .cli import PROG, CLIError, _check_out, _Parser, _publish, _suggest
 
 DEFAULT_OUT = "jaxcollapse_forecast"
-
-
-def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError) as e:
-        raise CLIError(f"cannot read {path}: {e}") from None
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
-    if not rows:
-        raise CLIError(f"{path} is empty")
-    head = [c.strip() for c in rows[0]]
-    if head[0].lower() != "generation":
-        raise CLIError(f"{path}: the first column must be 'generation' (one row per generation), got {head[0]!r}")
-    if len(head) < 2:
-        raise CLIError(f"{path}: no chain columns after 'generation'")
-    gens, vals = [], []
-    for i, r in enumerate(rows[1:], start=2):
-        if len(r) != len(head):
-            raise CLIError(f"{path}, line {i}: {len(r)} fields, but the header has {len(head)}")
-        try:
-            g = float(r[0])
-            v = [float(c) if c.strip() else math.nan for c in r[1:]]
-        except ValueError:
-            raise CLIError(f"{path}, line {i}: not a number in {r!r}") from None
-        gens.append(g)
-        vals.append(v)
-    return np.asarray(gens), np.asarray(vals, np.float64).reshape(len(vals), len(head) - 1)
-
-
-def _read_npz(path: Path, name: str | None) -> tuple[np.ndarray | None, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise CLIError(f"cannot read {path} as NPZ: {e}") from None
-    if name is not None:
-        if name not in arrays:
-            raise CLIError(f"{path} has no array {name!r}{_suggest(name, list(arrays))}; it has {sorted(arrays)}")
-        arr = arrays[name]
-    else:
-        two = [k for k, v in arrays.items() if v.ndim == 2]
-        if len(two) != 1:
-            raise CLIError(f"{path} has {len(two)} 2-D arrays ({', '.join(sorted(two)) or 'none'}); "
-                           "pick one with --array NAME")
-        arr = arrays[two[0]]
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
-        raise CLIError(f"{path}: expected a numeric array (generations, chains), got shape {arr.shape}")
-    gens = arrays.get("generation")
-    if gens is not None and np.shape(gens) != (arr.shape[0],):
-        raise CLIError(f"{path}: 'generation' has {np.size(gens)} entries but the array has {arr.shape[0]} rows")
-    return gens, arr.astype(np.float64)
-
-
-def _regrid(gens: np.ndarray | None, vals: np.ndarray) -> tuple[np.ndarray, int]:
-    """Rows on a consecutive generation grid (absent generations become rows of NaN)."""
-    if gens is None:
-        return vals, 0
-    g = np.asarray(gens, np.float64)
-    if not np.all(np.isfinite(g)) or np.any(g != np.round(g)) or np.any(g < 0):
-        raise CLIError("generations must be non-negative integers")
-    if np.any(np.diff(g) <= 0):
-        raise CLIError("generations must be strictly increasing")
-    g = g.astype(int)
-    out = np.full((g[-1] - g[0] + 1, vals.shape[1]), np.nan)
-    out[g - g[0]] = vals
-    return out, int(g[0])
+MODELS = ("spread", "diversity", "error")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"{PROG} forecast", allow_abbrev=False,
-                description="Fit the Bayesian collapse model (numpyro NUTS) to per-generation chains of a "
-                            "statistic in a CSV or NPZ; print the posterior and the forecast; write a figure.")
-    p.add_argument("file", metavar="FILE", help="CSV (first column 'generation', one column per chain) or NPZ")
+                description="Fit a Bayesian collapse model (numpyro NUTS) to per-generation chains of a statistic "
+                            "in a CSV or NPZ (e.g. chains_<regime>_<metric>.csv of a run); print the posterior and "
+                            "the forecast; write a figure.")
+    p.add_argument("file", metavar="FILE", help="CSV (one row per generation, one column per chain; an optional "
+                                                "first column 'generation') or NPZ")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
-    p.add_argument("--model", default="spread", help="spread (default; a variance-like statistic)")
-    p.add_argument("--divisor", default="mle", help="finite-sample factor chi2_{n-1}/n (mle, default) or /(n-1)")
+    p.add_argument("--model", help="spread (a variance-like statistic), diversity (Gini-Simpson) or error (a test "
+                                   "error that grows); default: the file's model=, else its metric's, else spread")
+    p.add_argument("--n", type=float, help="nominal sample size per generation (default: the file's n=)")
+    p.add_argument("--divisor", default="mle", help="spread: finite-sample factor chi2_{n-1}/n (mle, default) "
+                                                    "or /(n-1) (unbiased)")
     p.add_argument("--horizon", type=int, default=50, help="generations to forecast ahead (default 50)")
-    p.add_argument("--threshold", type=float, help="level of the statistic to forecast a crossing of "
-                                                   "(default: a tenth of the starting value)")
+    p.add_argument("--threshold", type=float, help="level of the statistic to forecast a crossing of (default: a "
+                                                   "tenth of the start; error: twice the start)")
     p.add_argument("--array", metavar="NAME", help="NPZ: the array to read")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--num-warmup", dest="num_warmup", type=int, default=1000, help="NUTS warm-up draws (1000)")
@@ -121,14 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    path = Path(args.file)
-    if not path.is_file():
-        raise CLIError(f"no such file: {path}")
-    if args.model != "spread":
-        raise CLIError(f"unknown or unsupported model {args.model!r} for the CLI; choose 'spread'"
-                       f"{_suggest(args.model, ['spread'])}")
+def _check_args(args) -> None:
+    if args.model is not None and args.model not in MODELS:
+        raise CLIError(f"unknown model {args.model!r}; choose spread, diversity or error{_suggest(args.model, MODELS)}")
     if args.divisor not in ("mle", "unbiased"):
         raise CLIError(f"unknown divisor {args.divisor!r}; choose mle or unbiased")
     if args.horizon < 1:
@@ -137,16 +84,52 @@ def main(argv: list[str]) -> int:
                         ("--num-chains", args.num_chains, 1)):
         if v < lo:
             raise CLIError(f"{flag} must be >= {lo}, got {v}")
-    if args.threshold is not None and not (math.isfinite(args.threshold) and args.threshold > 0):
-        raise CLIError(f"--threshold {args.threshold} is outside the range of a spread statistic (a positive number)")
+    if args.n is not None and not (math.isfinite(args.n) and args.n > 1):
+        raise CLIError(f"--n must be a number > 1, got {args.n}")
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an output folder that cannot be created: probe the nearest existing folder above it."""
+    folder = out.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CLIError(f"cannot write {out}: {folder} is not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=".jaxcollapse-probe-", dir=folder)
+    except OSError as e:
+        raise CLIError(f"cannot write {out}: {folder} is not writable ({e.strerror}); pick another --out") from None
+    shutil.rmtree(probe, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    _check_args(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CLIError(f"no such file: {path}")
     out = Path(args.out)
     _check_out(out, args.force)
-    if path.suffix.lower() == ".npz":
-        gens, vals = _read_npz(path, args.array)
-    else:
-        gens, vals = _read_csv(path)
-    vals, g0 = _regrid(gens, vals)
+    _check_writable(out)
 
+    from . import bayes  # imports JAX
+
+    try:
+        chains = bayes.read_chains(path, args.array)
+        model, why = bayes.pick_model(chains, args.model)
+        n = args.n if args.n is not None else bayes.nominal_n(chains)
+        if args.threshold is not None:
+            bayes.check_threshold(model, args.threshold)
+    except ValueError as e:
+        raise CLIError(str(e) if isinstance(e, bayes.NotChains) else f"{path}: {e}") from None
+    if model == "diversity" and n is None:
+        raise CLIError(f"{path}: the diversity model identifies only kappa (1 - 1/n) from one configuration; give the "
+                       "sample size per generation with --n N (the file has no n=)")
+    _run(args, path, out, chains, model, why, n)
+    return 0
+
+
+def _run(args, path: Path, out: Path, chains, model: str, why: str, n: float | None) -> None:
     import warnings
 
     import jax
@@ -154,37 +137,50 @@ def main(argv: list[str]) -> int:
     from . import bayes
 
     key = jax.random.key(args.seed)
+    vals, g0 = chains.values, chains.first_generation
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            post = bayes.fit(key, vals, "spread", divisor=args.divisor, num_warmup=args.num_warmup,
-                             num_samples=args.num_samples, num_chains=args.num_chains)
-        start, t0 = bayes._forecast._start(post, 0)
-        thr = args.threshold if args.threshold is not None else start / 10.0
-        fc = bayes.forecast(post, args.horizon, thr, key=jax.random.fold_in(key, 1), start=start,
-                            start_generation=g0 + t0)
+            post = bayes.fit(key, vals, model, divisor=args.divisor, n_eff=n if model == "diversity" else None,
+                             num_warmup=args.num_warmup, num_samples=args.num_samples, num_chains=args.num_chains)
+        start, t0 = bayes.forecast_start(post, 0)
+        thr = args.threshold
+        if thr is None:
+            thr = 2.0 * start if model == "error" else start / 10.0
+            thr = thr if thr > 0 else None
+        fc = bayes.forecast(post, args.horizon, thr, key=jax.random.fold_in(key, 1), start_generation=g0 + t0)
     except ValueError as e:
         raise CLIError(f"{path}: {e}") from None
+    head = [f"{path.name}: {vals.shape[1]} chains, generations {g0} to {g0 + vals.shape[0] - 1}"
+            + (f", metric {chains.metric}" if chains.metric else ""),
+            f"model: {model} ({why})"]
+    if n is not None:
+        head.append(f"nominal n = {n:g}" + (" (n_eff = n: kappa is fitted)" if model == "diversity" else
+                                            " (the fit infers n_eff; compare)" if model == "spread" else
+                                            " (not used: one configuration)"))
     notes = [f"note: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
-    text = "\n".join([*notes, post.summary(), "", fc.summary()])
+    text = "\n".join([*head, *notes, post.summary(), "", fc.summary(warnings=False)])
     if not args.quiet:
         print(text)
 
     def write(folder: Path) -> None:
         (folder / "summary.txt").write_text(text + "\n", encoding="utf-8")
         qs = fc.quantile([0.05, 0.25, 0.5, 0.75, 0.95])
+        ab = None if fc.absorbed is None else fc.absorbed.mean(axis=0)
         with (folder / "forecast.csv").open("w", encoding="utf-8", newline="") as f:
-            f.write("generation,q0.05,q0.25,q0.5,q0.75,q0.95\n")
+            f.write("generation,q0.05,q0.25,q0.5,q0.75,q0.95" + (",absorbed" if ab is not None else "") + "\n")
             for i, g in enumerate(fc.generations):
-                f.write(",".join([str(int(g))] + [format(float(x), ".9g") for x in qs[:, i]]) + "\n")
+                row = [str(int(g))] + [format(float(x), ".9g") for x in qs[:, i]]
+                f.write(",".join(row + ([format(float(ab[i]), ".6g")] if ab is not None else [])) + "\n")
+        extra = {} if fc.absorbed is None else {"absorbed": fc.absorbed}
         np.savez(folder / "posterior.npz", **{k: v for k, v in post.draws.items()},
-                 crossing=fc.crossing, threshold=np.float64(thr))
+                 crossing=np.asarray(fc.crossing if fc.crossing is not None else np.nan),
+                 threshold=np.float64(np.nan if thr is None else thr), **extra)
         full = np.full((g0 + vals.shape[0], vals.shape[1]), np.nan)
         full[g0:] = vals
-        fig = bayes.forecast_fan(fc, full, title=f"{path.name}: forecast of the typical chain")
+        fig = bayes.forecast_fan(fc, full, title=f"{path.name}: forecast ({model} model)")
         fig.savefig(folder / "forecast.png", dpi=110)
 
     _publish(out, args.force, write)
     if not args.quiet:
         print(f"wrote {out}/ (summary.txt, forecast.csv, posterior.npz, forecast.png)")
-    return 0

@@ -30,7 +30,7 @@ import jaxcollapse
 from jaxcollapse import bayes, cli
 from jaxcollapse import theory as th
 from jaxcollapse.bayes import models as M
-from jaxcollapse.bayes.data import prepare
+from jaxcollapse.bayes._prepare import prepare
 
 Z_BOUND = 4.0
 SAMPLER = dict(num_warmup=300, num_samples=400, num_chains=2)
@@ -403,8 +403,8 @@ def test_bad_arguments(post_a, paths):
         bayes.fit(k, v, num_samples=0)
     with pytest.raises(ValueError, match="chain_method"):
         bayes.fit(k, v, chain_method="parallel")
-    with pytest.raises(ValueError, match="needs h"):
-        bayes.fit(k, v, "error")
+    with pytest.raises(ValueError, match="noise_var needs h"):
+        bayes.fit(k, v, "error", noise_var=0.5)
     with pytest.raises(ValueError, match="two different h"):
         bayes.fit(k, [v, v], "error", h=[0.5, 0.5])
     with pytest.raises(ValueError, match="identifies only"):
@@ -430,7 +430,7 @@ def test_non_positive_values_are_masked_with_a_warning():
     with pytest.warns(UserWarning, match="2 non-positive"):
         prep = prepare(v, "spread")
     assert prep.count.sum() == 5 * 4 - 4
-    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no usable"):
+    with pytest.raises(ValueError, match="no usable"):  # every chain absorbed at 0 from the start
         prepare(np.zeros((4, 2)), "spread")
 
 
@@ -481,12 +481,12 @@ def test_cli_forecast_npz_and_missing_generations(tmp_path, capsys):
 
 @pytest.mark.parametrize("content, args, match", [
     ("generation,chain_0\n0,1.0\n", [], "fewer than two generations"),
-    ("gen,chain_0\n0,1\n1,0.9\n", [], "first column must be 'generation'"),
+    ("generation,replace/trace/mean\n0,1\n1,0.9\n", [], "holds summaries over chains"),
     ("generation,chain_0\n0,1\n1,x\n", [], "not a number"),
     ("generation,chain_0\n0,1\n0,0.9\n", [], "strictly increasing"),
     ("generation,chain_0,chain_1\n0,1\n1,0.9,1\n", [], "fields"),
     ("generation,chain_0\n0,1\n1,0.9\n2,0.8\n", ["--threshold", "-1"], "outside the range"),
-    ("generation,chain_0\n0,1\n1,0.9\n2,0.8\n", ["--model", "spred"], "unknown or unsupported model"),
+    ("generation,chain_0\n0,1\n1,0.9\n2,0.8\n", ["--model", "spred"], "unknown model 'spred'"),
     ("generation,chain_0\n0,1\n1,0.9\n2,0.8\n", ["--horizon", "0"], "--horizon"),
     ("generation,chain_0\n0,0\n1,0\n2,0\n", [], "no usable"),
 ])

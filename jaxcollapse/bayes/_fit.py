@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ import numpy as np
 
 from .._config import x64
 from . import models as M
-from .data import MODELS, Prepared, prepare
+from ._prepare import MODELS, Prepared, prepare
 
 CHAIN_METHODS = ("vectorized", "sequential")
 _REPORT = {
@@ -33,6 +34,15 @@ _REPORT = {
     "error": ("noise_var", "growth_sample", "growth_approx", "growth"),
 }
 _GROUPED = {"n_eff", "r_sample", "rate", "growth_sample", "growth", "omega"}
+Z_WARN = 4.0  # |z| beyond which a check of the model against the data prints a warning
+
+
+def _arviz():
+    """Import arviz without its import-time FutureWarning about its refactor (not about the user's input)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
+        import arviz
+    return arviz
 
 
 def _check_key(key) -> None:
@@ -50,7 +60,9 @@ class Posterior:
       r_{\rm approx}$ per group). Error: `noise_var`, `growth_sample`, `growth_approx`, `growth`.
     - `data`: the prepared statistics (last observed values are kept for `forecast`).
     - `idata`: the same draws as ArviZ `InferenceData` (built on first use).
-    - `summary()`: a printable table (mean, sd, 5% and 95% quantiles, bulk ESS, R-hat).
+    - `warnings`: where the data contradict the model (see `check_model`); printed by `summary()`.
+    - `summary()`: a printable table (mean, sd, 5% and 95% quantiles, bulk ESS, R-hat), the absorbed
+      fraction where chains are absorbed at 0, and the warnings.
     """
 
     model: str
@@ -75,9 +87,13 @@ class Posterior:
         a = (1 - level) / 2
         return np.quantile(s, a, axis=0), np.quantile(s, 1 - a, axis=0)
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(self.info.get("warnings", ()))
+
     @functools.cached_property
     def idata(self):
-        import arviz as az
+        az = _arviz()
 
         post, dims = {}, {}
         for k, v in self.draws.items():
@@ -90,7 +106,7 @@ class Posterior:
         return az.from_dict(posterior=post, sample_stats=stats, dims=dims)
 
     def summary(self) -> str:
-        import arviz as az
+        az = _arviz()
 
         names = [n for n in _REPORT[self.model] if n in self.draws]
         rows = []
@@ -114,6 +130,17 @@ class Posterior:
             lines.append(f"{label:>16} {m:11.5g} {sd:11.4g} {q5:11.5g} {q95:11.5g} {ess:9.0f} {rhat:6.3f}")
         if self.model in ("spread", "diversity"):
             lines.append("rate = r_sample + r_approx per generation; r_sample from n_eff, r_approx = -ln kappa")
+        elif self.info.get("lumped"):
+            lines.append("growth = the mean increment per generation; one configuration (no h) does not separate "
+                         "the finite-sample term from the approximation term")
+        if self.data.absorbing:
+            for g, a in enumerate(self.data.absorbed):
+                t = int(np.flatnonzero(np.isfinite(a))[-1])
+                live = int(self.data.count[g].astype(bool).sum())
+                grp = f" of group {g}" if self.data.groups > 1 else ""
+                lines.append(f"absorbed at 0: {a[t]:.1%} of the chains{grp} at the last observed generation; the "
+                             f"decay model is fitted to the live chains ({live} with usable pairs)")
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -216,12 +243,14 @@ def fit(
       ($\chi^2_{n-1}/(n-1)$, mean one).
     - `chain_kappa`: spread model only; a per-chain $\kappa_c$ around the shared one.
     - `h`: error model only; the finite-sample design factor $h_g = d_g/(T_g - d_g - 1)$ per group.
+      Without `h`, one growth per generation is fitted (`growth`; the two terms are not separated).
     - `noise_var`: error model only; a known noise variance $\sigma^2$.
     - `prior_n`, `prior_kappa`: normal priors `(loc, scale)` of $\ln(n_{\rm eff} - 1)$ and $\ln\kappa$.
     - `num_warmup`, `num_samples`, `num_chains`, `chain_method`: NUTS settings.
 
     Raises `ValueError` on bad input (unknown model, fewer than two generations, no usable pair,
-    unidentifiable configuration) before sampling.
+    unidentifiable configuration) before sampling. Where the data contradict the model (`check_model`),
+    the posterior's `warnings` say so.
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
@@ -263,8 +292,11 @@ def fit(
                 args = (cnt, mean, ss, None if n_known is None else jnp.asarray(n_known[None]))
                 ck = ("diversity", kappa, prior_n, prior_kappa, n_known is None, cnt.shape)
             else:
-                hh = _check_h(h, G)
-                if noise_var is None and len(set(hh.tolist())) < 2:
+                lumped = h is None
+                if lumped and noise_var is not None:
+                    raise ValueError("noise_var needs h (the design factor of each group)")
+                hh = np.zeros(G) if lumped else _check_h(h, G)
+                if not lumped and noise_var is None and len(set(hh.tolist())) < 2:
                     raise ValueError("the error model needs groups with at least two different h values "
                                      "(design sizes) to separate the noise term from the approximation term, "
                                      "or a known noise_var")
@@ -273,19 +305,81 @@ def fit(
                 scale = float(np.max(np.abs(np.asarray(mean))) + np.max(np.sqrt(np.asarray(ss) / np.maximum(
                     np.asarray(cnt), 1.0))))
                 scale = scale if scale > 0 else 1.0
-                fn = functools.partial(M.error_model, noise_known=noise_var,
+                fn = functools.partial(M.error_model, noise_known=0.0 if lumped else noise_var,
                                        noise_scale=10.0 * scale / float(np.min(np.abs(hh[hh != 0]), initial=1.0)),
                                        approx_scale=10.0 * scale, omega_scale=10.0 * scale)
                 args = (cnt, mean, ss, jnp.asarray(hh))
-                ck = ("error", noise_var, scale, tuple(hh.tolist()), cnt.shape)
+                ck = ("error", noise_var, lumped, scale, tuple(hh.tolist()), cnt.shape)
         draws, div = run_nuts(fn, ck, args, key, **sampler)
+    lumped = model == "error" and h is None
     draws = M.derive(model, draws, n_known=None if n_known is None else n_known[None], kappa_known=kappa,
-                     divisor=divisor, h=h, noise_known=noise_var)
+                     divisor=divisor, h=np.zeros(G) if lumped else h, noise_known=0.0 if lumped else noise_var)
     draws = {k: v[:, :, 0] for k, v in draws.items()}  # one dataset: drop the batch axis
+    if lumped:
+        draws = {k: v for k, v in draws.items() if k not in ("noise_var", "growth_sample", "growth_approx", "approx")}
     info = {"num_chains": int(num_chains), "num_samples": int(num_samples), "num_warmup": int(num_warmup),
             "diverging": div, "divergences": int(div.sum()), "chain_method": chain_method,
-            "h": None if h is None else np.asarray(h, np.float64)}
+            "h": None if h is None else np.asarray(h, np.float64), "lumped": lumped}
+    info["warnings"] = check_model(model, draws, prep)
     return Posterior(model, draws, prep, divisor, key, info)
+
+
+def _trend_z(row: np.ndarray) -> float | None:
+    n1, m1, v1, n2, m2, v2 = row
+    if n1 < 2 or n2 < 2:
+        return None
+    se = math.sqrt(v1 / n1 + v2 / n2)
+    if se == 0:
+        return None if m1 == m2 else math.copysign(math.inf, m2 - m1)
+    return (m2 - m1) / se
+
+
+def check_model(model: str, draws: dict[str, np.ndarray], prep: Prepared) -> list[str]:
+    r"""Where the data contradict the fitted model: a list of one-line warnings (empty when none).
+
+    - **A changing per-generation law.** Every model says that one per-pair quantity has the same mean
+      at every generation (spread: $\ln(s_{t+1}/s_t)$, i.i.d. per chain; diversity: $H_{t+1}/H_t$, a
+      martingale difference around $q$; error: $e_{t+1} - e_t$). Its means in the first and second
+      half of the pairs are compared by a two-sample z-test (the variances estimated per half); a
+      warning where $|z| > 4$ (`Z_WARN`). A test error growing by a constant amount has log ratios
+      that shrink over the generations; a geometric decay has increments that shrink in magnitude.
+    - **The wrong direction.** A decay model (spread, diversity) whose rate is below 0 with 95%
+      posterior probability: the statistic grows, and the forecast extrapolates the growth
+      geometrically (right for a spread above the critical temperature; wrong for an additive error).
+      The error model whose growth is below 0 with 95% probability: the statistic decays.
+    """
+    out = []
+    label = {"spread": "log ratio s_{t+1}/s_t", "diversity": "ratio H_{t+1}/H_t", "error": "increment e_{t+1} - e_t"}
+    for g in range(prep.groups):
+        grp = f" (group {g})" if prep.groups > 1 else ""
+        z = _trend_z(prep.trend[g])
+        if z is not None and abs(z) > Z_WARN:
+            _, m1, _, _, m2, _ = prep.trend[g]
+            hint = ""
+            if model == "spread" and m1 > 0 and m2 < m1:
+                hint = "; a statistic that grows by a constant amount per generation (an error) fits --model error"
+            elif model == "error" and m1 < 0 and m2 > m1:
+                hint = "; a statistic that decays geometrically fits --model spread (or diversity)"
+            out.append(f"the data contradict the {model} model{grp}: its per-generation {label[model]} has one mean "
+                       f"at every generation, but it is {m1:.4g} in the first half of the generations and {m2:.4g} "
+                       f"in the second (z = {z:.1f}){hint}")
+        if model == "error":
+            hi = float(np.quantile(draws["growth"][..., g], 0.95))
+            if hi < 0:
+                lo = float(np.quantile(draws["growth"][..., g], 0.05))
+                out.append(f"the statistic decreases{grp} (growth per generation in [{lo:.3g}, {hi:.3g}], 90%): the "
+                           "error-growth model expects growth; a decaying statistic fits --model spread (or diversity)")
+        else:
+            rate = draws["rate"][..., g]
+            hi = float(np.quantile(rate, 0.95))
+            if hi < 0:
+                lo = float(np.quantile(rate, 0.05))
+                why = ("right for a spread above the critical temperature, " if model == "spread"
+                       else "right for a sampler that flattens the distribution (a temperature above 1), ")
+                out.append(f"the statistic grows{grp} (rate in [{lo:.3g}, {hi:.3g}] per generation, 90%): the {model} "
+                           f"model extrapolates the growth geometrically; {why}not for an error that grows by a "
+                           "constant amount (--model error)")
+    return out
 
 
 def _pool_normal(prep: Prepared):

@@ -1,6 +1,6 @@
 r"""numpyro models of how a statistic changes per generation.
 
-All three models see only per-(dataset, group, chain) sums (`jaxcollapse.bayes.data.prepare`), so a
+All three models see only per-(dataset, group, chain) sums (`jaxcollapse.bayes._prepare.prepare`), so a
 gradient costs $O(\text{groups}\times\text{chains})$ whatever the number of generations. Arrays have
 shape `(B, G, C)`: `B` independent datasets (1 for an ordinary fit; many in a vectorized calibration,
 where the joint posterior of independent datasets is the product of their posteriors), `G` groups
@@ -28,7 +28,14 @@ the ratio has no closed form, so the ratios get a normal *quasi*-likelihood with
 $q_g = \kappa(1 - 1/n_g)$ and a free scale $\omega_g$. The ratios minus $q_g$ are martingale
 differences (uncorrelated), so the posterior of $q_g$ is asymptotically right (a CLT), not exact.
 Only the product $q_g$ is identified by one group: fix $n_{\rm eff}$ or $\kappa$, or give several
-groups with known sizes.
+groups with known sizes. The mean law holds for every $H_t > 0$, so a transition into the absorbing
+state $H_{t+1} = 0$ (one category left) is a ratio of 0 and stays in the likelihood; dropping it
+biases $q$ upward. (Why not the spread model for a diversity: the log ratio of a Gini–Simpson
+diversity has variance $O(1/n^2)$ — the $O(1/n)$ term $\tfrac4n(\sum p^3 - (\sum p^2)^2)$ vanishes
+for a flat $p$ — not the $\psi'((n-1)/2) \approx 2/n$ of the chi-square law, so the spread model
+infers $n_{\rm eff} \gg n$, a finite-sample rate near 0, and puts the decay into $\kappa$: the
+"approximation" term of a chain that has no approximation error. With $n$ known the diversity model
+gives $\kappa \approx 1$.)
 
 **Error growth** (``"error"``; quasi-likelihood). For a test error $e_t$ (regression), the increments
 $e_{t+1} - e_t$ of group $g$ have mean $\sigma^2 h_g + b$ with $h_g = d_g/(T_g - d_g - 1)$ known from
