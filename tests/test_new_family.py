@@ -188,7 +188,7 @@ def registered():
         yield recipe
     finally:
         recipes.unregister(NAME)
-        verify.REGISTRY.pop(CHECK, None)
+        verify.unregister(CHECK)
 
 
 # --------------------------------------------------------------------------- 4. the tools on it
@@ -261,6 +261,18 @@ def test_run_summary_agrees_with_the_theory(run_out):
         z = (s[col][20] - expect) / se(col)
         assert abs(z) < Z_BOUND, (col, z)
     assert s["replace/gini_simpson/mean"][20] < 0.5 * s["replace/gini_simpson/mean"][0]  # the collapse itself
+
+
+@pytest.mark.slow
+def test_run_every_regime_on_the_samples_path_in_float64(registered, tmp_path):
+    """Every regime the recipe declares, with a drifting truth and a temperature, float64, 2 generations."""
+    out = tmp_path / "all"
+    assert cli.main(["run", "--family", NAME, "--regime", *recipes.REGIME_NAMES, "--path", "samples", "--drift", "0.1",
+                     "--temperature", "0.8", "--lam", "1.5", "--generations", "2", "--chains", "8", "--x64",
+                     "--out", str(out), "--quiet"]) == 0
+    s = _summary(out / "summary.csv")
+    for r in recipes.REGIME_NAMES:
+        assert np.all(np.isfinite(s[f"{r}/p/mean"])) and s[f"{r}/p/mean"][0] == 0.3  # float64: 0.3 exactly
 
 
 def test_run_config_reruns_bitwise(run_out, tmp_path):
