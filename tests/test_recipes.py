@@ -131,8 +131,8 @@ def test_from_params_one_meaning_of_n():
 
 # --------------------------------------------------------------------------- every recipe, run and rerun
 TINY = {
-    "gaussian": ["--regime", "replace", "--chains", "16"],
-    "categorical": ["--regime", "replace", "fresh", "--K", "5", "--n", "10", "--chains", "16", "--paths-chains", "8"],
+    "gaussian": ["--regime", "replace", "--chains", "200", "--generations", "5"],  # test_cli's size: one compile
+    "categorical": ["--regime", "fresh", "--K", "5", "--n", "10", "--chains", "16", "--paths-chains", "8"],
     "poisson": ["--regime", "replace", "--n", "5", "--chains", "16"],
     "ngram": ["--regime", "replace", "--vocab", "5", "--support", "3", "--length", "3", "--n", "6",
               "--smoothing", "0", "--chains", "16"],
@@ -142,12 +142,13 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def family_runs(tmp_path_factory):
-    """Each family at a tiny size (3 generations), then its config.toml run again into a second folder."""
+    """Each family at a tiny size (3 generations but the Gaussian's), then its config.toml run again."""
     runs = {}
     for family in FAMILIES:
         base = tmp_path_factory.mktemp(family)
         out, again = base / "out", base / "again"
-        first = _run(["run", "--family", family, *TINY[family], "--generations", "3", "--out", str(out)])
+        size = [] if "--generations" in TINY[family] else ["--generations", "3"]
+        first = _run(["run", "--family", family, *TINY[family], *size, "--out", str(out)])
         second = (_run(["run", "--config", str(out / "config.toml"), "--out", str(again), "--quiet"])
                   if first[0] == 0 else None)
         runs[family] = (out, again, first, second)
@@ -177,21 +178,21 @@ def test_run_writes_every_output(family, family_runs):
     for m in recipe.table(params):
         assert m in table
     # the per-chain CSVs: the comment line that `forecast` reads, the header, one row per generation
-    n, chains = params["n"], min(16, params["paths_chains"])
+    n, chains, G = params["n"], min(params["chains"], params["paths_chains"]), params["generations"]
     for r in regs:
         lines = (out / f"chains_{r}_{metric}.csv").read_text().splitlines()
         assert lines[0] == f"# jaxcollapse family={family} regime={r} metric={metric} model={recipe.bayes} n={n}"
         assert lines[1] == "generation," + ",".join(f"chain_{i}" for i in range(chains))
         data = np.loadtxt(out / f"chains_{r}_{metric}.csv", delimiter=",", skiprows=2)
-        assert data.shape == (4, 1 + chains)
-        np.testing.assert_array_equal(data[:, 0], np.arange(4))
+        assert data.shape == (G + 1, 1 + chains)
+        np.testing.assert_array_equal(data[:, 0], np.arange(G + 1))
     # summary.csv: generation, then regimes in the order given x the family's metrics in its own order
     header = (out / "summary.csv").read_text().splitlines()[0].split(",")
     recorded = recipe.metrics(params)
     assert header == ["generation"] + [f"{r}/{m}/{s}" for r in regs for m in recorded for s in ("mean", "std")]
     z = _npz(out / "results.npz")
     for r in regs:
-        assert z[f"{r}/mean/{metric}"].shape == (4,)
+        assert z[f"{r}/mean/{metric}"].shape == (G + 1,)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -226,7 +227,7 @@ class ShiftedGaussian(Recipe):
 
     name = "shifted_gaussian"
     description = "a Gaussian N(shift, 1) (a recipe registered by a test)"
-    params = (*recipes.run_params(n=20, generations=3, chains=16, regimes=("replace",), drift=False),
+    params = (*recipes.run_params(n=100, generations=5, chains=200, regimes=("replace",), drift=False),
               Param("shift", float, 0.5, "the truth's mean", static=False))
     metric_names = ("mean_sq_err", "trace")
     headline = ("trace",)

@@ -12,8 +12,10 @@ the TOML key is ``regimes``, as for every recipe):
 - ``approximation``: the right family, but EM truncated after ``truncated_iters`` iterations from a
   random start: the learning procedure errs.
 
-Every source also has the statistical error; a sweep over $n$ (``examples/sweeps/decomposition.toml``)
-makes it small and leaves the other two. All sources run from the same key (common random numbers).
+Every source also has the statistical error; a sweep over $n$ (``jaxcollapse sweep`` with ``n`` in the
+``[grid]``; one compile per source and $n$, since $n$ sets the sample shapes) makes it small and leaves the
+other two (the old runner's ``--large-factor`` runs). ``examples/sweeps/decomposition.toml`` sweeps the
+separation of the truth's components instead. All sources run from the same key (common random numbers).
 
 **Theory overlay**: the spread $s_t$ (trace of the model's covariance) follows the mixture's spread law
 for every source, $E s_t = a^t s_0 + n d\epsilon(1 - a^t)$, $a = 1 - 1/n$

@@ -6,7 +6,9 @@ kernel noise) and stores them, under replace, or appends them, under accumulate,
 a fixed bandwidth $h$ (``bandwidth = "fixed"``, kernel $h^2 I$) or Scott's / Silverman's rule
 (`jaxcollapse.KDE`).
 
-Default run: $d = 1$, $n = 50$, Scott's rule, 200 chains, 30 generations, replace and accumulate.
+Default run: $d = 1$, $n = 50$, Scott's rule, 200 chains, 30 generations, replace and accumulate, 256
+truth draws for the held-out NLL (its memory grows as chains x eval_size x stored points: 1,500 points per
+chain at the end of accumulate).
 
 **Theory overlays** (float64; $\tau = 1$, no drift), given model 0's points (derived in
 `jaxcollapse.theory.mixture`):
@@ -51,9 +53,9 @@ class KDERecipe(Recipe):
         Param("variance", float, 1.0, "the truth's variance sigma^2 (covariance sigma^2 I)", low=0.0,
               low_open=True),
         Param("bandwidth", str, "scott", "kernel: scott or silverman (H = f^2 x the points' covariance), or fixed "
-                                         "(H = h^2 I)", choices=("scott", "silverman", "fixed")),
+                                         "(H = h^2 I with h from --h)", choices=("scott", "silverman", "fixed")),
         Param("h", float, 0.3, "the fixed bandwidth h (bandwidth = fixed)", static=False, low=0.0, low_open=True),
-        Param("eval_size", int, 512, "truth draws behind the held-out NLL (memory per chain: eval_size x stored "
+        Param("eval_size", int, 256, "truth draws behind the held-out NLL (memory per chain: eval_size x stored "
                                      "points)", low=1),
     )
     metric_names = ("spread", "mean_sq_err", "nll", "bandwidth")

@@ -7,8 +7,9 @@ refits it by EM (`jaxcollapse.GaussianMixture`), optionally after a curation ste
 fraction ``keep`` of the samples ranked by the truth's density (Feng et al. 2024's verifier, with true
 and false acceptance rates ``accept_good`` and ``accept_bad``).
 
-Default run: $K = 2$, $d = 2$, separation 4, $n = 100$, 200 chains, 30 generations, replace and
-accumulate, sample path.
+Default run: $K = 2$, $d = 2$, separation 4, $n = 100$, 200 chains, 20 generations, replace and
+accumulate, sample path (most of its time is EM on the accumulated samples: every generation's fit runs
+over the pool preallocated for all $nG$ of them).
 
 **Theory overlays** (float64), for $\tau = 1$, no drift and no curation:
 
@@ -101,7 +102,7 @@ class MixtureRecipe(Recipe):
     name = "mixture"
     description = "a K-component Gaussian mixture refitted by EM on its own samples"
     params = (
-        *run_params(n=100, generations=30, chains=200, regimes=("replace", "accumulate"), paths=("samples",)),
+        *run_params(n=100, generations=20, chains=200, regimes=("replace", "accumulate"), paths=("samples",)),
         Param("K", int, 2, "components of the truth and of the model", low=1),
         Param("dim", int, 2, "dimension d", low=1),
         Param("separation", float, 4.0, "distance between neighbouring component means", static=False, low=0.0),

@@ -2,7 +2,7 @@ r"""The n-gram recipe: a bigram language model refitted on its own sequences.
 
 Default run: a Zipfian Markov chain over $V = 50$ tokens (each row puts mass $\propto r^{-\beta}$ on 8
 tokens, made from `truth_seed` 0), $n = 100$ sequences of length $L = 20$ per generation, additive
-smoothing $\alpha = 0.01$, 1,000 chains, 100 generations, sample path, under ``replace`` and
+smoothing $\alpha = 0.01$, 500 chains, 100 generations, sample path, under ``replace`` and
 ``accumulate``. (The default smoothing keeps the perplexity finite: with $\alpha = 0$ a chain that loses
 one transition of the truth gives held-out truth sequences probability 0, perplexity $+\infty$; use
 ``--smoothing 0`` to see absorption itself in ``mass_lost`` and ``support``.) Here $n$ counts sequences,
@@ -25,7 +25,7 @@ class NgramRecipe(Recipe):
     name = "ngram"
     description = "a bigram language model refitted on its own sequences"
     params = (
-        *run_params(n=100, generations=100, chains=1000, paths=("samples",), n_help="sequences"),
+        *run_params(n=100, generations=100, chains=500, paths=("samples",), n_help="sequences"),
         Param("vocab", int, 50, "tokens V", low=2),
         Param("support", int, 8, "successors per token in the Zipfian truth (at most vocab)", static=False, low=2),
         Param("beta", float, 1.0, "Zipf exponent of the truth's rows", static=False, low=0.0),

@@ -94,8 +94,15 @@ class VAERecipe(Recipe):
                 f"n={params['n']}")
 
     def notes(self, params):
-        return ["generation 0 is the truth (real data); coverage theory: its expectation when model = truth "
-                "(Naeem et al. 2020)"]
+        lines = ["generation 0 is the truth (real data)"]
+        if params["data"] != "digits":
+            from ..families.neural import KNN_K
+            from ..theory.neural import coverage_mean
+
+            c0 = coverage_mean(REF_ROWS, params["n_eval"], KNN_K)
+            lines.append(f"coverage at t = 0 (model = truth): theory {c0:.4g} (Naeem et al. 2020); summary.csv and "
+                         "vae.png have the simulated value")
+        return lines
 
     def figures(self, folder, trajs, curves, params, detail=None):
         from matplotlib.figure import Figure
@@ -104,8 +111,15 @@ class VAERecipe(Recipe):
 
         fig = Figure(figsize=(15, 4.2), layout="constrained")
         for ax, m in zip(fig.subplots(1, 3), ("spread_ratio", "coverage", "modes"), strict=True):
-            theory = {r: c[m] for r, c in curves.items() if m in c}
-            plot.compare(trajs, m, theory=theory, ax=ax)
+            plot.compare(trajs, m, ax=ax)
+            at0 = [c[m][0] for c in curves.values() if m in c]
+            if at0:  # a value at t = 0 only: a mark, not a curve
+                (star,) = ax.plot([0], at0[:1], marker="*", ms=13, ls="none", color="k", zorder=5)
+                old = ax.get_legend()
+                handles = list(getattr(old, "legend_handles", [])) if old is not None else []
+                labels = [t.get_text() for t in old.get_texts()] if old is not None else []
+                ax.legend(handles=[*handles, star], labels=[*labels, "theory at t = 0 (model = truth)"],
+                          fontsize="small", loc="best")
             ax.set_title({"spread_ratio": "spread / the truth's", "coverage": "coverage (theory at t = 0)",
                           "modes": "modes kept"}[m])
         fig.suptitle(f"VAE on {params['data']}, n = {params['n']}, {params['chains']} chains")
