@@ -271,45 +271,21 @@ def fit(
         raise ValueError("n_eff and kappa are both known: nothing to infer")
     sampler = dict(num_warmup=int(num_warmup), num_samples=int(num_samples), num_chains=int(num_chains),
                    chain_method=chain_method)
+    if model == "diversity" and n_known is None and kappa is None:
+        raise ValueError("the diversity model identifies only kappa (1 - 1/n_eff): give n_eff (known sample sizes) "
+                         "or kappa")
+    hh = _check_error_args(h, noise_var, G) if model == "error" else None
     with x64():
         if model == "spread":
-            pooled = not chain_kappa
-            cnt, sl, sr = (a.sum(axis=1, keepdims=True) if pooled else a
-                           for a in (prep.count, prep.sum_log, prep.sum_ratio))
-            fn = functools.partial(M.spread_model, divisor=divisor, kappa_known=kappa, prior_n=prior_n,
-                                   prior_kappa=prior_kappa, chain_kappa=chain_kappa)
-            args = (jnp.asarray(cnt[None]), jnp.asarray(sl[None]), jnp.asarray(sr[None]),
-                    None if n_known is None else jnp.asarray(n_known[None]))
-            ck = ("spread", divisor, kappa, prior_n, prior_kappa, chain_kappa, n_known is None, cnt.shape)
-        else:
+            fn, args, ck = _spread_program(prep, n_known, kappa, divisor, prior_n, prior_kappa, chain_kappa)
+        elif model == "diversity":
             cnt, mean, ss = _pool_normal(prep)
-            if model == "diversity":
-                if n_known is None and kappa is None:
-                    raise ValueError("the diversity model identifies only kappa (1 - 1/n_eff): give n_eff "
-                                     "(known sample sizes) or kappa")
-                fn = functools.partial(M.diversity_model, kappa_known=kappa, prior_n=prior_n,
-                                       prior_kappa=prior_kappa, omega_scale=1.0)
-                args = (cnt, mean, ss, None if n_known is None else jnp.asarray(n_known[None]))
-                ck = ("diversity", kappa, prior_n, prior_kappa, n_known is None, cnt.shape)
-            else:
-                lumped = h is None
-                if lumped and noise_var is not None:
-                    raise ValueError("noise_var needs h (the design factor of each group)")
-                hh = np.zeros(G) if lumped else _check_h(h, G)
-                if not lumped and noise_var is None and len(set(hh.tolist())) < 2:
-                    raise ValueError("the error model needs groups with at least two different h values "
-                                     "(design sizes) to separate the noise term from the approximation term, "
-                                     "or a known noise_var")
-                if noise_var is not None and not (math.isfinite(float(noise_var)) and float(noise_var) >= 0):
-                    raise ValueError(f"noise_var must be finite and >= 0, got {noise_var}")
-                scale = float(np.max(np.abs(np.asarray(mean))) + np.max(np.sqrt(np.asarray(ss) / np.maximum(
-                    np.asarray(cnt), 1.0))))
-                scale = scale if scale > 0 else 1.0
-                fn = functools.partial(M.error_model, noise_known=0.0 if lumped else noise_var,
-                                       noise_scale=10.0 * scale / float(np.min(np.abs(hh[hh != 0]), initial=1.0)),
-                                       approx_scale=10.0 * scale, omega_scale=10.0 * scale)
-                args = (cnt, mean, ss, jnp.asarray(hh))
-                ck = ("error", noise_var, lumped, scale, tuple(hh.tolist()), cnt.shape)
+            fn = functools.partial(M.diversity_model, kappa_known=kappa, prior_n=prior_n, prior_kappa=prior_kappa,
+                                   omega_scale=1.0)
+            args = (cnt, mean, ss, None if n_known is None else jnp.asarray(n_known[None]))
+            ck = ("diversity", kappa, prior_n, prior_kappa, n_known is None, cnt.shape)
+        else:
+            fn, args, ck = _error_program(prep, hh, noise_var, lumped=h is None)
         draws, div = run_nuts(fn, ck, args, key, **sampler)
     lumped = model == "error" and h is None
     draws = M.derive(model, draws, n_known=None if n_known is None else n_known[None], kappa_known=kappa,
@@ -380,6 +356,44 @@ def check_model(model: str, draws: dict[str, np.ndarray], prep: Prepared) -> lis
                            f"model extrapolates the growth geometrically; {why}not for an error that grows by a "
                            "constant amount (--model error)")
     return out
+
+
+def _spread_program(prep: Prepared, n_known, kappa, divisor, prior_n, prior_kappa, chain_kappa):
+    """The spread model, its arguments (chains pooled unless `chain_kappa`) and its compile-cache key."""
+    pooled = not chain_kappa
+    cnt, sl, sr = (a.sum(axis=1, keepdims=True) if pooled else a for a in (prep.count, prep.sum_log, prep.sum_ratio))
+    fn = functools.partial(M.spread_model, divisor=divisor, kappa_known=kappa, prior_n=prior_n,
+                           prior_kappa=prior_kappa, chain_kappa=chain_kappa)
+    args = (jnp.asarray(cnt[None]), jnp.asarray(sl[None]), jnp.asarray(sr[None]),
+            None if n_known is None else jnp.asarray(n_known[None]))
+    return fn, args, ("spread", divisor, kappa, prior_n, prior_kappa, chain_kappa, n_known is None, cnt.shape)
+
+
+def _check_error_args(h, noise_var, groups: int) -> np.ndarray:
+    """The design factors `h` (zeros when lumped: no `h`) after checking `h` and `noise_var`."""
+    if h is None:
+        if noise_var is not None:
+            raise ValueError("noise_var needs h (the design factor of each group)")
+        return np.zeros(groups)
+    hh = _check_h(h, groups)
+    if noise_var is None and len(set(hh.tolist())) < 2:
+        raise ValueError("the error model needs groups with at least two different h values (design sizes) to "
+                         "separate the noise term from the approximation term, or a known noise_var")
+    if noise_var is not None and not (math.isfinite(float(noise_var)) and float(noise_var) >= 0):
+        raise ValueError(f"noise_var must be finite and >= 0, got {noise_var}")
+    return hh
+
+
+def _error_program(prep: Prepared, hh: np.ndarray, noise_var, lumped: bool):
+    """The error model with priors scaled to the data (10x the largest mean increment plus its spread)."""
+    cnt, mean, ss = _pool_normal(prep)
+    scale = float(np.max(np.abs(np.asarray(mean))) + np.max(np.sqrt(np.asarray(ss) / np.maximum(np.asarray(cnt),
+                                                                                                 1.0))))
+    scale = scale if scale > 0 else 1.0
+    fn = functools.partial(M.error_model, noise_known=0.0 if lumped else noise_var,
+                           noise_scale=10.0 * scale / float(np.min(np.abs(hh[hh != 0]), initial=1.0)),
+                           approx_scale=10.0 * scale, omega_scale=10.0 * scale)
+    return fn, (cnt, mean, ss, jnp.asarray(hh)), ("error", noise_var, lumped, scale, tuple(hh.tolist()), cnt.shape)
 
 
 def _pool_normal(prep: Prepared):
