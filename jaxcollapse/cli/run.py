@@ -66,8 +66,6 @@ from ._common import (
 )
 
 DEFAULT_FAMILY = "gaussian"
-# Families whose recipes are still being written: `run --family F` goes to their old runner.
-OLD_RUNNERS: dict[str, str] = {}
 TABLE_GENERATIONS = (1, 10, 50, 100, 200, 500, 1000, 5000, 10000)
 CLI_ONLY = ("config", "family", "out", "force", "quiet", "devices", "force_memory")
 
@@ -101,7 +99,7 @@ def _recipe(family: str):
     try:
         return recipes.get(family)
     except ValueError:
-        known = sorted(set(recipes.names()) | set(OLD_RUNNERS))
+        known = recipes.names()
         raise CLIError(f"unknown family {family!r}{_suggest(family, known)}; known families: "
                        f"{', '.join(known)}") from None
 
@@ -172,7 +170,7 @@ def _from_toml(recipe, path: str) -> dict:
             continue
         if isinstance(value, dict):
             if key != recipe.name:
-                if key in recipes.names() or key in OLD_RUNNERS:
+                if key in recipes.names():
                     raise CLIError(f"{path} has a [{key}] table, a config of family {key!r}, but the family is "
                                    f"{recipe.name!r}")
                 raise CLIError(f"{path}: unknown table [{key}]{_suggest(key, [recipe.name])}; the family's "
@@ -368,19 +366,9 @@ def write_outputs(folder: Path, recipe, params: dict, regimes: dict, models: dic
 
 
 # --------------------------------------------------------------------------- the command
-def _delegate(module: str, argv: list[str]) -> int:
-    import importlib
-
-    return importlib.import_module(module).main(argv)
-
-
 def main(argv: list[str]) -> int:
     """``jaxcollapse run ...`` (`argv`: the arguments after ``run``); returns the exit status."""
     family = _family_of(argv)
-    from .. import recipes
-
-    if family in OLD_RUNNERS and family not in recipes.names():
-        return _delegate(OLD_RUNNERS[family], argv)
     recipe = _recipe(family)
     parser, flags = build_parser(recipe)
     args, extra = parser.parse_known_args(argv)

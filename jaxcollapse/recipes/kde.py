@@ -50,8 +50,8 @@ class KDERecipe(Recipe):
     params = (
         *run_params(n=50, generations=30, chains=200, regimes=("replace", "accumulate"), paths=("samples",)),
         Param("dim", int, 1, "dimension d", low=1),
-        Param("variance", float, 1.0, "the truth's variance sigma^2 (covariance sigma^2 I)", low=0.0,
-              low_open=True),
+        Param("variance", float, 1.0, "the truth's variance sigma^2 (covariance sigma^2 I)", static=False,
+              low=0.0, low_open=True),
         Param("bandwidth", str, "scott", "kernel: scott or silverman (H = f^2 x the points' covariance), or fixed "
                                          "(H = h^2 I with h from --h)", choices=("scott", "silverman", "fixed")),
         Param("h", float, 0.3, "the fixed bandwidth h (bandwidth = fixed)", static=False, low=0.0, low_open=True),

@@ -11,7 +11,7 @@ Default run: moons, $n = 256$, 8 chains, 8 generations, 150 steps, width 32, dep
 **Theory overlay**: none of the VAE's metrics has a collapse law; what has a closed form is the
 yardstick at generation 0, where the samples come from the truth: the expected ``coverage`` of Naeem et
 al. (2020) when model and reference share one law, $1 - \binom{N-1}{k}/\binom{N+M-1}{k}$ with $N$ = 1,024
-reference points, $M$ = ``n_eval`` samples, $k = 5$ (`theory.neural.coverage_mean`). A continuous law
+reference points, $M$ = ``n_eval`` samples, $k = 5$ (`theory.vae.coverage_mean`). A continuous law
 is needed, so the digits (a bootstrap of stored images) get no overlay.
 """
 

@@ -26,7 +26,7 @@ that, log-moments are compared instead. Every check runs in float64 (`jaxcollaps
 **Adding checks.** Every module of this package whose name does not start with ``_`` is imported when
 `jaxcollapse.verify` is (`pkgutil` over the package: no list to edit), and registers its checks with
 `register`. Code outside the package registers the same way; its checks then run through
-`run_checks` and ``jaxcollapse verify`` like the package's own.
+`run_checks` and ``jaxcollapse verify`` like the package's own (`unregister` removes one again).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from ._core import (
     sim,
     summary_line,
     theory_at,
+    unregister,
 )
 
 __all__ = [
@@ -84,6 +85,7 @@ __all__ = [
     "sim",
     "summary_line",
     "theory_at",
+    "unregister",
 ]
 
 

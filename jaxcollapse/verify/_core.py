@@ -41,6 +41,7 @@ __all__ = [
     "sim",
     "summary_line",
     "theory_at",
+    "unregister",
 ]
 
 Z_BOUND = 4.0
@@ -114,6 +115,11 @@ def register(name: str, *, family: str, source: str, description: str):
         return fn
 
     return deco
+
+
+def unregister(name: str) -> None:
+    """Remove the check called `name` if there is one (for code that registered its own, e.g. a test file)."""
+    REGISTRY.pop(name, None)
 
 
 # --------------------------------------------------------------------------- comparison rules
