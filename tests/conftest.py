@@ -10,6 +10,8 @@ Strict settings, as in equinox's and diffrax's suites:
 - x64 is *not* switched on globally: tests that need float64 use `with jaxcollapse.x64():`
   and build their models inside the block.
 - `filterwarnings = error` and the `slow` marker live in pyproject.toml.
+- Subprocesses (notebooks, CLI sweeps, device runs) share JAX's persistent compilation cache in one
+  temporary folder per session (`COMPILE_CACHE` below); this process does not use it.
 
 Statistical conventions used across the suite (stated here once, up front):
 
@@ -25,13 +27,68 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import sys
+import tempfile
 
 import jax
 import numpy as np
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+# --------------------------------------------------------------------------- compile cache for subprocesses
+#
+# A test that starts a Python subprocess (a notebook, a CLI sweep, a multi-device run) compiles every program
+# afresh, though another subprocess of the same session may have compiled the same program already (a killed
+# sweep and its resume, the checks a notebook shares with another). They share JAX's persistent compilation
+# cache instead: one folder per test session, made by the first process (the xdist controller, or the only
+# process under `-n 0`), inherited by the workers through the environment, removed at the end. Every program is
+# stored whatever its compile time. A cached executable is the serialized result of the same compilation, so
+# no number changes; a failed cache read only means compiling again. The in-process tests do not use it
+# (this process read its JAX config at `import jax`, above): they already share compiled programs within a
+# worker, and the subprocess environment is set only by the `_subprocess_compile_cache` fixture.
+# `JAXCOLLAPSE_TEST_COMPILE_CACHE=DIR` keeps a cache across sessions (e.g. when rerunning the notebooks);
+# `=0` switches it off (e.g. to time the suite without it).
+
+_CACHE_ENV = "JAXCOLLAPSE_TEST_COMPILE_CACHE"
+_OWN_CACHE = None
+if _CACHE_ENV not in os.environ:
+    _OWN_CACHE = tempfile.mkdtemp(prefix="jaxcollapse-xla-cache-")
+    os.environ[_CACHE_ENV] = _OWN_CACHE
+COMPILE_CACHE = None if os.environ[_CACHE_ENV] in ("", "0") else os.environ[_CACHE_ENV]
+
+
+def subprocess_cache_env() -> dict[str, str]:
+    """Environment variables that point a subprocess's JAX at the session's compile cache (empty when off)."""
+    if COMPILE_CACHE is None:
+        return {}
+    return {
+        "JAX_COMPILATION_CACHE_DIR": COMPILE_CACHE,
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _subprocess_compile_cache():
+    """Every subprocess a test starts inherits the cache settings (set here, after this process's `import jax`)."""
+    extra = subprocess_cache_env()
+    old = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE is not None:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
 
 TYPECHECK = os.environ.get("JAXCOLLAPSE_NO_TYPECHECK", "0") in ("", "0")
 if TYPECHECK:
@@ -49,11 +106,13 @@ import jaxcollapse  # noqa: E402  (after the hook, on purpose)
 Z_BOUND = 4.0
 
 
-# Tests that run for a minute or more on 2 cores, longest first (measured; update when they change). They
-# are moved to the front of the run so that `pytest -n auto --dist worksteal` packs the short tests around
-# them, instead of a long notebook starting last on one worker while the other sits idle.
-LONG_TESTS = ("neural_collapse", "regression_collapse", "predicting_collapse", "error_sources",
-              "gaussian_collapse", "ngram_collapse", "wright_fisher")
+# Tests that run for a minute or more on 2 cores, longest first (measured in CPU seconds of the notebook's
+# subprocess, cold compile cache: neural ~75, error_sources ~58, regression ~53, gaussian ~50, predicting ~46,
+# wright_fisher ~37, ngram ~33; update when they change). They are moved to the front of the run so that
+# `pytest -n auto --dist worksteal` packs the short tests around them, instead of a long notebook starting
+# last on one worker while the other sits idle.
+LONG_TESTS = ("neural_collapse", "error_sources", "regression_collapse", "gaussian_collapse",
+              "predicting_collapse", "wright_fisher", "ngram_collapse")
 
 
 def pytest_collection_modifyitems(config, items):
