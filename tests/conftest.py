@@ -93,7 +93,7 @@ Z_BOUND = 4.0
 
 
 # Tests that run for a minute or more on 2 cores, longest first (measured in CPU seconds of the notebook's
-# subprocess, cold compile cache: neural ~75, error_sources ~58, regression ~53, gaussian ~50, predicting ~46,
+# subprocess, cold compile cache: neural ~82, error_sources ~58, regression ~53, gaussian ~50, predicting ~46,
 # wright_fisher ~37, ngram ~33; update when they change). They are moved to the front of the run so that
 # `pytest -n auto --dist worksteal` packs the short tests around them, instead of a long notebook starting
 # last on one worker while the other sits idle.
