@@ -209,7 +209,8 @@ save(fig, "neural_regressor")
 # ## 4. Function-approximation knobs and the collapse rate
 #
 # The mixture VAE of section 1 again, with the learning rate and the weight decay varied (both traced:
-# one compiled program) and with fewer training steps (a second program). The collapse rate of the spread
+# one compiled program) and with fewer training steps (a second program). At the suite's reduced scale only
+# the asserted pair runs (the base and weight decay 1.0). The collapse rate of the spread
 # $s_t$ (trace of the sample covariance of 512 model samples) is $r = -E\ln(s_{t+1}/s_t)$, estimated
 # per chain over generations $1 \dots G$. Spread paths (generations x chains) are what issue 5's
 # estimators take as input.
@@ -222,8 +223,13 @@ SWEEP = {
     "weight decay 1.0": dict(weight_decay=1.0),
     "100 steps": dict(steps=100),
 }
+ASSERTED = ("base (lr 1e-2, wd 0, 400 steps)", "weight decay 1.0")
 rates = {}
 for i, (label, knobs) in enumerate(SWEEP.items()):
+    if SCALE < 0.5 and label not in ASSERTED:
+        # reduced scale (the test suite): only the asserted comparison runs; the other knobs are printed and
+        # plotted, never asserted, and cost a run each ("100 steps" a compile too). Seeds stay as at full scale.
+        continue
     tr = toy_runs["mixture"] if not knobs else run_toy(TOYS["mixture"], 50 + i, **knobs)
     rates[label] = rate(np.asarray(tr.paths["spread"]))
     print(f"{label:32s} r = {rates[label][0]:+.4f} +- {rates[label][1]:.4f} per generation")

@@ -13,7 +13,10 @@ notebook. Each one is
   code 0 (a notebook's closing asserts raise otherwise) and saved at least one figure.
 
 The statistical content lives in the notebooks themselves (fixed keys, stated |z| bounds); this file
-only runs them. A notebook is a subprocess, so its compiled programs are not shared with other tests.
+only runs them. A notebook is a subprocess: it shares compiled programs with the suite's other subprocesses
+only through the session's persistent compilation cache (`conftest.COMPILE_CACHE`), which never changes a
+number. Notebooks are compile-bound (a few seconds of XLA compilation per static configuration, most of
+their CPU time), so a reduced size saves little unless it saves a run or a configuration.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ import os, runpy, sys, warnings
 # as in pyproject's filterwarnings: arviz announces a refactor with a FutureWarning on its first import of
 # the day, so without this a notebook fails or passes by the order the suite imported arviz in
 warnings.filterwarnings("ignore", message=r"\\s*ArviZ is undergoing a major refactor", category=FutureWarning)
+# the session's shared compile cache (conftest): an unreadable entry (e.g. one another process is still writing)
+# is only a cache miss, compiled again
+warnings.filterwarnings("ignore", message="Error (reading|writing) persistent compilation cache entry")
 if os.environ.get("JAXCOLLAPSE_NO_TYPECHECK", "0") in ("", "0"):
     from jaxtyping import install_import_hook
     install_import_hook("jaxcollapse", "beartype.beartype")
