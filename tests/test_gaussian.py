@@ -330,15 +330,15 @@ def test_mean_error_is_signed():
 def test_fresh_drift_lag_law_of_the_signed_error():
     r"""Known variance, fresh real data, a truth drifting by v per generation: the model trails the truth,
     $E(\mu_t - \mu^*_t) = -v (n_s/n_r)(1 - a^t)$, $\mathrm{Var} = (\sigma^2/N)(1 - a^{2t})/(1 - a^2)$
-    (`theory.gaussian.fresh_drift_mean_sq_err`'s derivation). z-test per generation, |z| < 4."""
+    (`theory.gaussian.fresh_drift_mean_error`; the variance is `fresh_drift_mean_sq_err` less the squared lag).
+    z-test per generation, |z| < 4."""
     n_r, n_s, v, chains, G = 20, 30, 0.3, 4000, 6
     tr = jaxcollapse.simulate(jax.random.key(11), Gaussian(0.0, 1.0, estimator="mean"),
                               jaxcollapse.regimes.fresh(n_r, n_s, drift=v), G, chains, metrics=["mean_error"])
-    big = n_r + n_s
-    a = n_s / big
     t = np.arange(G + 1)
-    expect = -v * n_s / n_r * (1 - a**t)
-    var = (1.0 / big) * (1 - a ** (2 * t)) / (1 - a * a)
+    with jaxcollapse.x64():
+        expect = np.asarray(jaxcollapse.theory.fresh_drift_mean_error(t, n_r, n_s, v), np.float64)
+        var = np.asarray(jaxcollapse.theory.fresh_drift_mean_sq_err(t, n_r, n_s, v), np.float64) - expect**2
     got = np.asarray(tr.mean("mean_error"), np.float64)
     assert got[0] == 0.0
     z = (got[1:] - expect[1:]) / np.sqrt(var[1:] / chains)

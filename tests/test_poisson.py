@@ -125,14 +125,12 @@ def test_translate_moves_the_log_rate():
 
 def test_fresh_drift_rate_law():
     """Fresh real data, log-rate drifting by v: $E\\lambda_t = \\lambda_0[a^t + (1-a)e^v(e^{vt} - a^t)/(e^v - a)]$
-    (the module docstring's derivation); also the signed `rate_error`. z-tests per generation, |z| < 4."""
+    (`theory.poisson.poisson_fresh_drift_rate`); also the signed `rate_error`. z-tests per generation, |z| < 4."""
     n_r, n_s, v, lam0, chains, G = 10, 30, 0.1, 3.0, 4000, 5
     tr = jaxcollapse.simulate(jax.random.key(9), Poisson(lam0), regimes.fresh(n_r, n_s, drift=v), G, chains,
                               metrics=["rate", "rate_error"], record_paths=True)
-    a = n_s / (n_r + n_s)
     t = np.arange(G + 1)
-    g = math.exp(v)
-    expect = lam0 * (a**t + (1 - a) * g * (g**t - a**t) / (g - a))
+    expect = th.poisson_fresh_drift_rate(t, n_r, n_s, v, lam0)
     rate = np.asarray(tr.paths["rate"], np.float64)
     z = (rate.mean(1)[1:] - expect[1:]) / (rate.std(1, ddof=1)[1:] / math.sqrt(chains))
     assert np.all(np.abs(z) < Z_BOUND), z

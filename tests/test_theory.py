@@ -387,6 +387,59 @@ def test_fresh_drift_by_ar1_propagation(nr, ns):
                                rtol=1e-10)
 
 
+@pytest.mark.parametrize(("nr", "ns", "v"), [(10, 30, 0.05), (5, 5, -0.3), (20, 1, 1.0)])
+def test_fresh_drift_mean_error_by_recursion(nr, ns, v):
+    # E d_t = (n_s (E d_{t-1} + mu*_{t-1} - v) + n_r mu*_t)/N - mu*_t: the pooled mean's expectation, step by step
+    N, T = nr + ns, 40
+    mu_star, mu, out = 0.7, 0.7, []
+    for _ in range(T):
+        mu_star += v
+        mu = (nr * mu_star + ns * mu) / N
+        out.append(mu - mu_star)
+    t = np.arange(1, T + 1)
+    np.testing.assert_allclose(a(th.fresh_drift_mean_error(t, nr, ns, v)), out, rtol=1e-10, atol=1e-15)
+    assert float(th.fresh_drift_mean_error(0, nr, ns, v)) == 0.0
+    # the squared error's mean is the lag squared plus the AR(1) variance, which is v-free
+    lag = a(th.fresh_drift_mean_error(t, nr, ns, v))
+    np.testing.assert_allclose(a(th.fresh_drift_mean_sq_err(t, nr, ns, v)) - lag**2,
+                               a(th.fresh_drift_mean_sq_err(t, nr, ns, 0.0)), rtol=1e-9)
+
+
+@pytest.mark.parametrize(("nr", "ns", "v"), [(10, 30, 0.1), (5, 5, -0.4), (10, 30, math.log(0.75)), (1, 20, 0.02)])
+def test_poisson_fresh_drift_rate_by_recursion(nr, ns, v):
+    # E rate_t = (n_s E rate_{t-1} + n_r rate*_t)/N with rate*_t = rate_0 e^{vt}; v = ln a is the removable singularity
+    N, T, lam0 = nr + ns, 30, 2.5
+    m, out = lam0, []
+    for t in range(1, T + 1):
+        m = (ns * m + nr * lam0 * math.exp(v * t)) / N
+        out.append(m)
+    t = np.arange(1, T + 1)
+    np.testing.assert_allclose(th.poisson_fresh_drift_rate(t, nr, ns, v, lam0), out, rtol=1e-10)
+    assert float(th.poisson_fresh_drift_rate(0, nr, ns, v, lam0)) == lam0
+    np.testing.assert_allclose(th.poisson_fresh_drift_rate(t, nr, ns, 0.0, lam0), lam0, rtol=1e-12)  # no drift: flat
+
+
+@pytest.mark.parametrize("delta", [0.2, np.array([0.5, 0.0, -0.3, 0.1, 0.0])])
+def test_categorical_fresh_drift_by_recursion(delta):
+    # E p_t = (n_s E p_{t-1} + n_r p*_t)/N with p*_t the family's own tilt, Categorical(p0).translate(delta t)
+    from jaxcollapse.families.categorical import Categorical
+
+    nr, ns, T = 10, 20, 12
+    p0 = np.array([0.4, 0.3, 0.0, 0.2, 0.1])
+    truth = Categorical(p0)
+    m, out = p0.copy(), []
+    for t in range(1, T + 1):
+        m = (ns * m + nr * np.asarray(truth.translate(delta * t).p, np.float64)) / (nr + ns)
+        out.append(m)
+    t = np.arange(1, T + 1)
+    got = th.fresh_drift_probabilities(t, nr, ns, delta, p0)
+    assert got.shape == (T, 5)
+    np.testing.assert_allclose(got, out, rtol=1e-10, atol=1e-15)
+    np.testing.assert_array_equal(th.fresh_drift_probabilities(0, nr, ns, delta, p0), p0)
+    np.testing.assert_allclose(got.sum(-1), 1.0, rtol=1e-12)
+    assert np.all(got[:, 2] == 0.0)  # a category of probability 0 stays at 0
+
+
 def test_generation_zero_is_the_truth():
     s2 = 1.7
     zero = [th.mle_mean_sq_err(0, 10, s2), th.accumulate_mean_sq_err_known_var(0, 10, s2),

@@ -24,8 +24,8 @@ vector of length $K$. A category of probability 0 stays at 0. Under ``fresh`` re
 current truth pooled with $n_s$ synthetic draws, $\alpha = 0$, $\tau = 1$) the fit is the pooled frequency,
 so $E\,p_t = a\,E\,p_{t-1} + (1 - a)\,p^*_t$ with $a = n_s/(n_r + n_s)$: derived here from
 $E[N_{\rm syn} \mid p_{t-1}] = n_s p_{t-1}$ and $E N_{\rm real} = n_r p^*_t$. Hence
-$E\,p_t = a^t p_0 + (1 - a)\sum_{s=1}^t a^{t-s} p^*_s$ exactly, the Gaussian mean's lag law
-(`theory.gaussian.fresh_drift_mean_sq_err`) for each category's probability.
+$E\,p_t = a^t p_0 + (1 - a)\sum_{s=1}^t a^{t-s} p^*_s$ exactly (`theory.categorical.fresh_drift_probabilities`),
+the Gaussian mean's lag law (`theory.gaussian.fresh_drift_mean_error`) for each category's probability.
 """
 
 from __future__ import annotations

@@ -142,8 +142,9 @@ class Gaussian(AbstractMomentFamily):
         (``estimator="mean"``), `theory.gaussian.drift_mean_sq_err` (replace) and
         `theory.gaussian.fresh_drift_mean_sq_err` (fresh real data) are exact; under fresh data the model
         trails the truth by the lag $E(\mu_t - \mu^*_t) = -v\,(n_s/n_r)(1 - a^t)$, $a = n_s/(n_r + n_s)$ (the
-        ``mean_error`` metric; derived in that docstring). The lag law holds for any family whose fit is
-        the pooled sample mean of a location parameter with known variance.
+        ``mean_error`` metric; `theory.gaussian.fresh_drift_mean_error`, derived in its docstring). The lag
+        law holds for any family whose fit is the pooled sample mean of a location parameter with known
+        variance.
         """
         return self._replace(mean=self.mean + jnp.asarray(delta, self.dtype))
 

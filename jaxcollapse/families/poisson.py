@@ -16,7 +16,8 @@ $\lambda^*_t = \lambda^*_0 e^{vt}$. Under ``fresh`` real data ($n_r$ draws of th
 $n_s$ synthetic draws) the fit is the pooled sample mean, so $E\lambda_t = a\,E\lambda_{t-1} + (1-a)\lambda^*_t$,
 $a = n_s/(n_r + n_s)$ (derived here: $E[S_{\rm syn} \mid \lambda_{t-1}] = n_s\lambda_{t-1}$,
 $E S_{\rm real} = n_r\lambda^*_t$), the Gaussian mean's lag law; summed,
-$E\lambda_t = \lambda^*_0\bigl[a^t + (1-a)\,e^{v}\,(e^{vt} - a^t)/(e^{v} - a)\bigr]$.
+$E\lambda_t = \lambda^*_0\bigl[a^t + (1-a)\,e^{v}\,(e^{vt} - a^t)/(e^{v} - a)\bigr]$
+(`theory.poisson.poisson_fresh_drift_rate`).
 """
 
 from __future__ import annotations

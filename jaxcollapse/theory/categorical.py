@@ -51,6 +51,7 @@ __all__ = [
     "absorption_time_diffusion",
     "fixation_probability",
     "fixation_time_diffusion",
+    "fresh_drift_probabilities",
     "heterozygosity_accumulate",
     "heterozygosity_accumulate_limit",
     "heterozygosity_fresh",
@@ -361,3 +362,37 @@ def zipf_mass_lost_asymptotic(n: ArrayLike, beta: ArrayLike) -> np.ndarray:
     n = np.asarray(n, np.float64)
     c = _special().gamma(1.0 - 1.0 / beta) / (beta * _special().zeta(beta) ** (1.0 / beta))
     return np.asarray(c * n ** (-(1.0 - 1.0 / beta)), np.float64)
+
+
+def fresh_drift_probabilities(t: ArrayLike, n_real: ArrayLike, n_synthetic: ArrayLike, delta: ArrayLike,
+                              p0: ArrayLike) -> np.ndarray:
+    r"""$E\,p_t = a^t p_0 + (1 - a)\sum_{s=1}^{t} a^{t-s}p^*_s$, $a = n_s/(n_r + n_s)$: fresh real data, a moving
+    logit. Shape `t.shape + (K,)`.
+
+    The truth at generation $s$ is the tilted $p^*_{s,i} = p_{0,i}e^{s\delta_i}/\sum_j p_{0,j}e^{s\delta_j}$
+    (`Categorical.translate(delta * s)`), $\delta_i = \delta\,i$ ($i = 0..K-1$) for a scalar $\delta$, else the
+    vector `delta`. For the MLE fit ($\alpha = 0$) at temperature 1 without top-k/top-p.
+
+    Derived here. Generation $t$ fits the pooled frequencies $p_t = (N_r + N_s)/N$, $N = n_r + n_s$, of $n_r$
+    fresh draws of $p^*_t$ ($E N_r = n_r p^*_t$) and $n_s$ draws of model $t-1$ ($E[N_s \mid p_{t-1}] = n_s p_{t-1}$,
+    the multinomial mean). So $E p_t = a\,E p_{t-1} + (1 - a)p^*_t$ with $p$ at $t = 0$ the truth $p_0$, a
+    linear recursion whose unrolling is the sum above: the Gaussian mean's lag law
+    (`jaxcollapse.theory.gaussian.fresh_drift_mean_error`) for each probability. The sum over $s$ is computed
+    term by term (the tilted $p^*_s$ have no geometric form).
+    """
+    t = np.asarray(t, np.int64)
+    p0 = np.asarray(p0, np.float64)
+    k = p0.shape[-1]
+    delta = np.asarray(delta, np.float64)
+    if delta.ndim == 0:
+        delta = delta * np.arange(k, dtype=np.float64)
+    a = float(n_synthetic) / (float(n_real) + float(n_synthetic))
+    g = int(t.max(initial=0))
+    s = np.arange(1, g + 1, dtype=np.float64)
+    logw = s[:, None] * delta[None, :]
+    w = p0[None, :] * np.exp(logw - logw.max(axis=1, keepdims=True))
+    p_star = w / w.sum(axis=1, keepdims=True)  # (g, K): the truth at s = 1..g
+    tt = t.reshape(-1).astype(np.float64)
+    weight = np.where(s[None, :] <= tt[:, None], a ** np.maximum(tt[:, None] - s[None, :], 0.0), 0.0)
+    out = a ** tt[:, None] * p0[None, :] + (1.0 - a) * weight @ p_star
+    return np.asarray(out.reshape(t.shape + (k,)), np.float64)

@@ -63,6 +63,7 @@ __all__ = [
     "critical_temperature",
     "det_ratio_mean",
     "drift_mean_sq_err",
+    "fresh_drift_mean_error",
     "fresh_drift_mean_sq_err",
     "fresh_mle_mean_sq_err",
     "fresh_mle_mean_sq_err_limit",
@@ -593,3 +594,25 @@ def fresh_drift_mean_sq_err(t: ArrayLike, n_real: ArrayLike, n_synthetic: ArrayL
     a = ns / big
     lag = -v * ns / nr
     return lag * lag * (1.0 - a**t) ** 2 + _f(sigma2) / big * _geom(a * a, t)
+
+
+def fresh_drift_mean_error(t: ArrayLike, n_real: ArrayLike, n_synthetic: ArrayLike,
+                           v: ArrayLike) -> Float[Array, "..."]:
+    r"""$E(\mu_t - \mu^*_t) = -v\,\tfrac{n_s}{n_r}\,(1 - a^t)$, $a = n_s/(n_r + n_s)$: the lag of the fitted mean.
+
+    Mean only (variance known, ``estimator="mean"``), fresh real data, the truth's mean moving by $v$ per
+    generation ($\mu^*_t = \mu^*_0 + vt$); the signed ``mean_error`` metric. Needs $n_r \ge 1$.
+
+    Derived here. Generation $t$ pools $n_r$ fresh draws of the current truth $N(\mu^*_t, \sigma^2)$ with
+    $n_s$ draws of model $t-1$, $N(\mu_{t-1}, \sigma^2)$, and fits their mean:
+    $\mu_t = (n_r\bar x_r + n_s\bar x_s)/N$, $N = n_r + n_s$, with $E\bar x_r = \mu^*_t$ and
+    $E[\bar x_s \mid \mu_{t-1}] = \mu_{t-1}$. With $d_t = \mu_t - \mu^*_t$ and $\mu^*_t = \mu^*_{t-1} + v$:
+    $E d_t = a\,(E\mu_{t-1} - \mu^*_t) = a\,(E d_{t-1} - v)$, $d_0 = 0$. Its fixed point is
+    $m^* = a(m^* - v)$, i.e. $m^* = -av/(1 - a) = -v\,n_s/n_r$, and $E d_t - m^* = a\,(E d_{t-1} - m^*)$, so
+    $E d_t = m^*(1 - a^t)$. It needs only the conditional means, so it holds for any $\sigma^2$ and in
+    $d$ dimensions coordinate by coordinate (the ``mean_error`` metric, the coordinates' average error, then
+    has $v$ the average of the drift's coordinates). The variance of $d_t$ is in `fresh_drift_mean_sq_err`.
+    """
+    t, nr, ns, v = _f(t), _f(n_real), _f(n_synthetic), _f(v)
+    a = ns / (nr + ns)
+    return -v * ns / nr * (1.0 - a**t)

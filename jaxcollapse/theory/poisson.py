@@ -23,6 +23,7 @@ from jaxtyping import ArrayLike
 __all__ = [
     "poisson_extinction_probability",
     "poisson_extinction_schedule",
+    "poisson_fresh_drift_rate",
     "poisson_rate_var",
     "poisson_survival_asymptotic",
 ]
@@ -93,3 +94,30 @@ def poisson_survival_asymptotic(t: ArrayLike, n: ArrayLike, rate0: ArrayLike) ->
     r"""$P(\lambda_t > 0) \approx 1 - \exp(-2n\lambda_0/t)$ for large $t$ (Kolmogorov's estimate for a critical
     process with offspring variance 1: $1 - q_t \sim 2/t$; Athreya and Ney 1972, §I.9)."""
     return np.asarray(-np.expm1(-2.0 * n * rate0 / _t(t)), np.float64)
+
+
+def poisson_fresh_drift_rate(t: ArrayLike, n_real: ArrayLike, n_synthetic: ArrayLike, v: ArrayLike,
+                             rate0: ArrayLike) -> np.ndarray:
+    r"""$E\lambda_t = \lambda_0\bigl[a^t + (1 - a)\,e^{v}\,\frac{e^{vt} - a^t}{e^{v} - a}\bigr]$,
+    $a = n_s/(n_r + n_s)$: fresh real data, the truth's log-rate moving by $v$ per generation.
+
+    The truth at generation $t$ is $\lambda^*_t = \lambda_0 e^{vt}$ (`Poisson.translate`); at $e^v = a$ the
+    fraction is its limit $t\,a^{t-1}$, so $E\lambda_t = \lambda_0 a^t[1 + (1 - a)t]$.
+
+    Derived here. Generation $t$ fits the pooled mean $\lambda_t = (S_r + S_s)/N$, $N = n_r + n_s$, of $n_r$
+    fresh draws of Poisson($\lambda^*_t$) ($E S_r = n_r\lambda^*_t$) and $n_s$ draws of model $t-1$
+    ($E[S_s \mid \lambda_{t-1}] = n_s\lambda_{t-1}$). So $E\lambda_t = a\,E\lambda_{t-1} + (1 - a)\lambda_0 e^{vt}$
+    with $\lambda$ at $t = 0$ the truth $\lambda_0$; unrolled,
+    $E\lambda_t = a^t\lambda_0 + (1 - a)\lambda_0\sum_{s=1}^{t} a^{t-s}e^{vs}$, and with $g = e^v$ the sum is
+    $\sum_{s=1}^t a^{t-s}g^s = g\sum_{k=0}^{t-1} g^k a^{t-1-k} = g\,(g^t - a^t)/(g - a)$. The conditional
+    means are linear, so the law is exact whatever the extinction or the Poisson noise.
+    """
+    t = _t(t)
+    nr, ns = np.float64(n_real), np.float64(n_synthetic)
+    a = ns / (nr + ns)
+    g = math.exp(float(v))
+    if abs(g - a) < 1e-12 * max(g, a):
+        tail = g * t * a ** (t - 1.0)
+    else:
+        tail = g * (g**t - a**t) / (g - a)
+    return np.asarray(float(rate0) * (a**t + (1.0 - a) * tail), np.float64)

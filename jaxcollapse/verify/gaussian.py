@@ -393,6 +393,21 @@ def _drift(key, scale):
     return out
 
 
+@register("gaussian.fresh_drift_lag", family="gaussian", source="derived here",
+          description="mean only, fresh real data (n_r = 10, n_s = 30), truth moving v = 0.05 or -0.2 per generation: "
+                      "the signed lag E(mu_t - mu*_t) = -v (n_s/n_r)(1 - a^t), a = n_s/(n_r + n_s)")
+def _fresh_drift_lag(key, scale):
+    name = "gaussian.fresh_drift_lag"
+    nr, ns, g, ts = 10, 30, 40, (1, 3, 10, 40)
+    out = []
+    for kk, v in zip(keys(key, 2), (0.05, -0.2), strict=True):
+        traj = sim(kk, Gaussian(0.0, 1.0, "mean"), regimes.fresh(nr, ns, drift=v), g, scaled_chains(100_000, scale),
+                    ("mean_error",))
+        out += means(name, traj, "mean_error", ts, theory_at(th.fresh_drift_mean_error, ts, nr, ns, v),
+                      quantity=f"lag v={v:g}")
+    return out
+
+
 # --------------------------------------------------------------------------- checks: the sample path
 @register("gaussian.samples_replace", family="gaussian", source=_SHUMAILOV + "; derived here",
           description="sample path, MLE replace (n = 20) at tau = 1 and tau = 1.05: E sigma_t^2 and E(mu_t - mu)^2")

@@ -14,7 +14,7 @@ import numpy as np
 from .. import regimes
 from ..families.poisson import Poisson
 from ..theory import poisson as th
-from ._core import compare_gap, path_means, path_vars, paths, register, scaled_chains, sim
+from ._core import compare_gap, means, path_means, path_vars, paths, register, scaled_chains, sim
 
 # --------------------------------------------------------------------------- Poisson
 # Two compiled configurations: replace with a linear schedule (a constant n is rate 0) and accumulate.
@@ -61,4 +61,18 @@ def _poisson_extinction(key, scale):
                        th.poisson_extinction_schedule(ns, 0.4)[np.asarray(ts) - 1])
     ext = paths(_sim_poisson(k[2], scale, regimes.accumulate(2), 0.5), "extinct")
     out += path_means(name, "P(extinct) accumulate", ext, ts, math.exp(-2 * 0.5))
+    return out
+
+
+@register("poisson.fresh_drift", family="poisson", source="derived here (linear conditional means)",
+          description="fresh real data (n_r = 10, n_s = 30), rate 3, log-rate moving v per generation: E rate_t = "
+                      "rate_0 [a^t + (1-a) e^v (e^(vt) - a^t)/(e^v - a)]; v = 0.1 and v = ln a (the limit t a^(t-1))")
+def _poisson_fresh_drift(key, scale):
+    name = "poisson.fresh_drift"
+    nr, ns, lam, g, ts = 10, 30, 3.0, 20, (1, 3, 10, 20)
+    out = []
+    for kk, v in zip(jax.random.split(key), (0.1, math.log(ns / (nr + ns))), strict=True):
+        traj = sim(kk, Poisson(lam), regimes.fresh(nr, ns, drift=v), g, scaled_chains(40_000, scale), ("rate",))
+        out += means(name, traj, "rate", ts, th.poisson_fresh_drift_rate(np.array(ts), nr, ns, v, lam),
+                      quantity=f"E rate v={v:.4g}")
     return out
