@@ -31,8 +31,9 @@ from ._common import PROG, CLIError, _Parser, _suggest
 
 def _parser() -> _Parser:
     p = _Parser(prog=f"{PROG} sweep", allow_abbrev=False,
-                description="Run a parameter sweep from a TOML config; results are written chunk by chunk and "
-                            "can be resumed.")
+                description="Run a parameter sweep of any family from a TOML config (its grid axes: the family's "
+                            "parameters, see 'jaxcollapse run --family F --help'); results are written chunk by "
+                            "chunk and can be resumed.")
     p.add_argument("config", metavar="CONFIG.toml", help="the sweep config (see examples/sweeps/)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: sweep_<config name>)")
     p.add_argument("--resume", action="store_true", help="continue the sweep already in --out")
