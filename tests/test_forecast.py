@@ -1,7 +1,7 @@
 """`jaxcollapse forecast` on the per-chain CSV a run writes: three models, absorbing states, honest warnings, errors.
 
-The CSVs are simulated with the library (`jaxcollapse.simulate`, one small run per family) and written by
-`write_run_csv` below, which follows the run's format (the contract with `jaxcollapse run`):
+The CSVs of the three models are written by `jaxcollapse run` itself (one small run per family, fixture
+`runs`); a few edge cases write their own with `write_run_csv` below, in the run's format:
 
     # jaxcollapse family=<family> regime=<regime> metric=<metric> model=<spread|diversity|error> n=<n>
     generation,chain_0,chain_1,...
@@ -53,18 +53,34 @@ def write_run_csv(path: Path, values: np.ndarray, *, family: str, regime: str, m
     return path
 
 
+# the flags that make `jaxcollapse run` build the model of RUNS (seed 40 + i, the replace regime only)
+RUN_FLAGS = {
+    "gaussian": ["--mean", "0", "--variance", "1"],
+    "categorical": ["--truth", "uniform", "--K", "4"],
+    "poisson": ["--rate", "1.0"],
+    "regression": ["--d", str(D_REG), "--noise", "1.0", "--design", "fresh"],
+}
+
+
+def read_run_csv(path: Path) -> np.ndarray:
+    """The (generations + 1, chains) values of a per-chain CSV written by `jaxcollapse run`."""
+    return np.loadtxt(path, delimiter=",", comments="#", skiprows=2)[:, 1:]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """{family: (csv path, values)}: replace-regime chains of each family's headline metric."""
+    """{family: (csv path, values)}: the per-chain CSV of the headline metric that `jaxcollapse run` wrote for
+    each family under replace (in-process, so the compiled programs are shared with the rest of the suite)."""
     folder = tmp_path_factory.mktemp("run")
     out = {}
-    for i, (fam, (metric, model, n, gens, build)) in enumerate(RUNS.items()):
-        traj = jc.simulate(jax.random.key(40 + i), build(), jc.regimes.replace(n), gens, CHAINS, metrics=(metric,),
-                           quantiles=(), record_paths=True)
-        v = np.asarray(traj.paths[metric], np.float64)
-        f = write_run_csv(folder / f"chains_replace_{metric}.csv", v, family=fam, regime="replace", metric=metric,
-                          model=model, n=n)
-        out[fam] = (f, v)
+    for i, (fam, (metric, _model, n, gens, _build)) in enumerate(RUNS.items()):
+        dest = folder / fam
+        argv = ["run", "--family", fam, *RUN_FLAGS[fam], "--regime", "replace", "--n", str(n), "--generations",
+                str(gens), "--chains", str(CHAINS), "--paths-chains", str(CHAINS), "--seed", str(40 + i),
+                "--out", str(dest), "--quiet"]
+        assert cli.main(argv) == 0, argv
+        f = dest / f"chains_replace_{metric}.csv"
+        out[fam] = (f, read_run_csv(f))
     return out
 
 
