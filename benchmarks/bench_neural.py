@@ -69,7 +69,7 @@ from _common import RESULTS, code_version, label, machine_info, measure, now_iso
 import jaxcollapse as jc  # noqa: E402
 from jaxcollapse import datasets  # noqa: E402
 
-MEASURED_FILES = ("jaxcollapse/families/neural.py", "jaxcollapse/_simulate.py", "jaxcollapse/datasets.py")
+MEASURED_FILES = ("jaxcollapse/families/neural.py", "jaxcollapse/engine.py", "jaxcollapse/datasets.py")
 SIZES = {
     "full": dict(nets=256, n=256, steps=200, loop_steps_nets=16, generations=3),
     "quick": dict(nets=32, n=256, steps=50, loop_steps_nets=4, generations=2),

@@ -230,7 +230,7 @@ def main(argv: list[str]) -> int:
     import jax
 
     from ._config import x64
-    from ._simulate import simulate
+    from .engine import simulate
 
     ctx = x64() if args.x64 else contextlib.nullcontext()
     t0 = time.perf_counter()
@@ -238,10 +238,9 @@ def main(argv: list[str]) -> int:
         try:
             runs = _runs(args)
             for _, model, truth, regime in runs:  # every configuration validated before anything runs
-                from ._simulate import _check as engine_check
+                from .engine import make_spec
 
-                engine_check(model, truth, regime, args.generations, args.chains, "samples", None, (0.5,), 1,
-                             False, False, False)
+                make_spec(model, regime, args.generations, truth=truth, path="samples")
         except ValueError as e:
             raise cli.CLIError(str(e)) from None
         metrics = ("spread", "l2sq", "kl", "dead") if fam != "kde" else ("spread", "nll", "mean_sq_err")

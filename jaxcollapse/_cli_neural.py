@@ -115,17 +115,16 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     try:
         model, regime = _build(args)
-        from ._simulate import _check as engine_check
+        from .engine import make_spec
 
-        engine_check(model, model, regime, args.generations, args.chains, "samples", None, (), 1,
-                     True, False, False)
+        make_spec(model, regime, args.generations, path="samples")
     except ValueError as e:
         raise cli.CLIError(str(e)) from None
     cli._check_out(out, bool(args.force))
 
     import jax
 
-    from ._simulate import simulate
+    from .engine import simulate
 
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     say(f"{cli.PROG} run --family {fam}: n={args.n}, {args.chains} chains, {args.generations} generations")

@@ -311,7 +311,7 @@ def main(argv: list[str]) -> int:
     import jax
 
     from ._config import x64
-    from ._simulate import simulate
+    from .engine import simulate
 
     ctx = x64() if cfg.x64 else contextlib.nullcontext()
     with ctx:

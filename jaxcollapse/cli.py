@@ -289,7 +289,7 @@ def resolve(flags: dict, config_file: str | None) -> RunConfig:
 
 
 def _check_values(cfg: RunConfig) -> None:
-    from ._simulate import PATHS
+    from .engine import PATHS
     from .families.gaussian import ESTIMATORS, Gaussian
     from .regimes import PRESETS
 
@@ -636,7 +636,7 @@ def simulate_regimes(key, model, regimes: dict, generations: int, chains: int, *
     name or a function of the regime's name. Extra keywords go to `simulate`."""
     import jax
 
-    from ._simulate import simulate
+    from .engine import simulate
 
     trajs = {}
     for name, regime in regimes.items():
@@ -661,7 +661,7 @@ def cmd_run(args) -> int:
     import jax
 
     from ._config import x64
-    from ._simulate import simulate
+    from .engine import simulate
 
     ctx = x64() if cfg.x64 else contextlib.nullcontext()
     with ctx:

@@ -42,7 +42,7 @@ import numpy as np
 from . import regimes
 from . import theory as th
 from ._config import x64
-from ._simulate import Trajectory, simulate
+from .engine import Trajectory, simulate
 from .families import Gaussian
 
 __all__ = [

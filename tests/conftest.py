@@ -108,7 +108,7 @@ def count_compiles():
 @pytest.fixture
 def no_run(monkeypatch):
     """Make the compiled engine fail if it is reached: bad input must be caught before it."""
-    sim = sys.modules["jaxcollapse._simulate"]  # the engine module
+    sim = sys.modules["jaxcollapse.engine"]  # the engine module
 
     def refuse(*args, **kwargs):
         raise AssertionError("simulate reached the compiled engine: the bad input was not caught first")

@@ -112,9 +112,9 @@ def _fit_key(seed: UInt32[Array, "2"], x: Array, w: Array, stream: Stream | None
 
 def _engine_pools_samples() -> bool:
     """Whether the engine preallocates an accumulate pool for sample statistics."""
-    from .. import _simulate
+    from .. import engine
 
-    return "pool_rows" in _simulate._Static._fields
+    return "pool_rows" in engine.ChainOptions._fields
 
 
 def _all_finite(tree) -> Bool[Array, ""]:
