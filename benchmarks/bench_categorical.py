@@ -43,7 +43,7 @@ from jaxcollapse import regimes  # noqa: E402
 from jaxcollapse.families.categorical import zipf_probabilities  # noqa: E402
 
 METRICS = ("gini_simpson", "surviving")
-MEASURED_FILES = ("jaxcollapse/_multinomial.py", "jaxcollapse/families/categorical.py", "jaxcollapse/_simulate.py",
+MEASURED_FILES = ("jaxcollapse/_multinomial.py", "jaxcollapse/families/categorical.py", "jaxcollapse/engine.py",
                   "jaxcollapse/random.py")
 SIZES = {
     "full": {"chains": 1024, "K": 1000, "n": 1000, "generations": 20, "loop_chains": 32, "naive_chains": 64,

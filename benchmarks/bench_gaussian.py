@@ -54,7 +54,7 @@ import jaxcollapse as jc  # noqa: E402
 from jaxcollapse import regimes  # noqa: E402
 
 FEW = ("trace", "mean_sq_err")
-MEASURED_FILES = ("jaxcollapse/random.py", "jaxcollapse/_simulate.py", "jaxcollapse/families/gaussian.py")
+MEASURED_FILES = ("jaxcollapse/random.py", "jaxcollapse/engine.py", "jaxcollapse/families/gaussian.py")
 
 # Sizes: (full, quick).
 SIZES = {

@@ -43,7 +43,7 @@ from jaxcollapse import regimes  # noqa: E402
 
 N = 1000
 MEANS = [[-2.0, 0.0], [2.0, 0.0]]
-MEASURED_FILES = ("jaxcollapse/families/mixture.py", "jaxcollapse/_simulate.py", "jaxcollapse/data.py")
+MEASURED_FILES = ("jaxcollapse/families/mixture.py", "jaxcollapse/engine.py", "jaxcollapse/data.py")
 
 
 def jc_case(chains: int, G: int, **em):

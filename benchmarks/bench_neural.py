@@ -69,7 +69,7 @@ from _common import RESULTS, code_version, label, machine_info, measure, now_iso
 import jaxcollapse as jc  # noqa: E402
 from jaxcollapse import datasets  # noqa: E402
 
-MEASURED_FILES = ("jaxcollapse/families/vae.py", "jaxcollapse/families/_nets.py", "jaxcollapse/_simulate.py",
+MEASURED_FILES = ("jaxcollapse/families/vae.py", "jaxcollapse/families/_nets.py", "jaxcollapse/engine.py",
                   "jaxcollapse/datasets.py")
 FIT_STREAM = jc.Stream.from_key(jax.random.key(0))  # `fit` takes a stream (every network gets the same keys)
 SIZES = {

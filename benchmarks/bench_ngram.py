@@ -39,7 +39,7 @@ from _common import RESULTS, code_version, fmt_rate, label, machine_info, markdo
 import jaxcollapse as jc  # noqa: E402
 from jaxcollapse import regimes  # noqa: E402
 
-MEASURED_FILES = ("jaxcollapse/families/ngram.py", "jaxcollapse/_simulate.py", "jaxcollapse/random.py")
+MEASURED_FILES = ("jaxcollapse/families/ngram.py", "jaxcollapse/engine.py", "jaxcollapse/random.py")
 SIZES = {
     "full": dict(V=50, support=8, m=100, L=20, chains=1024, generations=20, loop_chains=2, loop_generations=1,
                  rng_size=2**23, repeats=5),

@@ -41,7 +41,7 @@ from jaxcollapse import regimes  # noqa: E402
 from jaxcollapse.families.regression import Regression  # noqa: E402
 
 METRICS = ("excess_risk",)
-MEASURED_FILES = ("jaxcollapse/families/regression.py", "jaxcollapse/_simulate.py", "jaxcollapse/random.py")
+MEASURED_FILES = ("jaxcollapse/families/regression.py", "jaxcollapse/engine.py", "jaxcollapse/random.py")
 SIZES = {
     "full": {"d": 10, "T": 40, "chains": 4096, "generations": 50, "loop_chains": 64, "big_T": 10_000,
              "big_chains": 128, "big_generations": 5},

@@ -46,7 +46,7 @@ import jaxcollapse as jc  # noqa: E402
 from jaxcollapse import regimes, sweep  # noqa: E402
 
 FEW = ["trace", "mean_sq_err"]
-MEASURED = ("jaxcollapse/sweep.py", "jaxcollapse/_simulate.py", "jaxcollapse/families/gaussian.py")
+MEASURED = ("jaxcollapse/sweep.py", "jaxcollapse/engine.py", "jaxcollapse/families/gaussian.py")
 SIZES = {
     "full": dict(side=10, chains=10_000, generations=200, chunks=(10, 50), np_generations=10, repeats=3),
     "quick": dict(side=4, chains=2_000, generations=50, chunks=(4, 16), np_generations=10, repeats=3),

@@ -17,9 +17,9 @@ __version__ = "0.1.0"
 # public name -> the module that defines it (a submodule when the value is None)
 _LAZY: dict[str, str | None] = {
     "bayes": None, "curation": None, "datasets": None, "recipes": None, "regimes": None, "sweep": None,
-    "theory": None, "random": None, "verify": None,
+    "theory": None, "random": None, "verify": None, "engine": None,
     "x64": "._config",
-    "Summary": "._simulate", "Trajectory": "._simulate", "simulate": "._simulate",
+    "Summary": ".engine", "Trajectory": ".engine", "simulate": ".engine",
     "Samples": ".data",
     "KDE": ".families", "VAE": ".families", "Bigram": ".families", "Categorical": ".families",
     "Gaussian": ".families", "GaussianMixture": ".families", "GaussianStats": ".families",
@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from . import bayes as bayes
     from . import curation as curation
     from . import datasets as datasets
+    from . import engine as engine
     from . import random as random
     from . import recipes as recipes
     from . import regimes as regimes
@@ -58,10 +59,10 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from . import theory as theory
     from . import verify as verify
     from ._config import x64 as x64
-    from ._simulate import Summary as Summary
-    from ._simulate import Trajectory as Trajectory
-    from ._simulate import simulate as simulate
     from .data import Samples as Samples
+    from .engine import Summary as Summary
+    from .engine import Trajectory as Trajectory
+    from .engine import simulate as simulate
     from .families import KDE as KDE
     from .families import VAE as VAE
     from .families import AbstractFamily as AbstractFamily

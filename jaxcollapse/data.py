@@ -18,6 +18,17 @@ from . import random as R
 from .stats import SampleStats as SampleStats
 
 
+def write_rows(buffer: Array, rows: Array, start) -> Array:
+    """`buffer` with rows `start .. start + m - 1` replaced by the `m` rows of `rows` (cast to its dtype).
+
+    Every index is int32, also under float64 (`jax_enable_x64`), where a Python 0 would be int64 and
+    `dynamic_update_slice` refuses mixed index types.
+    """
+    start = jnp.asarray(start).astype(jnp.int32)
+    zeros = (jnp.zeros((), jnp.int32),) * (rows.ndim - 1)
+    return jax.lax.dynamic_update_slice(buffer, rows.astype(buffer.dtype), (start, *zeros))
+
+
 class Samples(eqx.Module):
     """A buffer of `capacity` rows, of which those with `valid` set hold data."""
 
@@ -45,12 +56,9 @@ class Samples(eqx.Module):
         """Rows `start .. start + m - 1` replaced by `rows` (weight 1; `mask` marks which are valid)."""
         m = rows.shape[0]
         mask = jnp.ones((m,), bool) if mask is None else mask
-        start = jnp.asarray(start, jnp.int32)
-        zeros = (0,) * (rows.ndim - 1)
-        x = jax.lax.dynamic_update_slice(self.x, rows.astype(self.x.dtype), (start, *zeros))
-        w = jax.lax.dynamic_update_slice(self.weight, jnp.ones((m,), self.weight.dtype), (start,))
-        v = jax.lax.dynamic_update_slice(self.valid, mask, (start,))
-        return Samples(x, w, v)
+        ones = jnp.ones((m,), self.weight.dtype)
+        return Samples(write_rows(self.x, rows, start), write_rows(self.weight, ones, start),
+                       write_rows(self.valid, mask, start))
 
     def subsample(self, stream: R.Stream, size: int) -> Float[Array, "size ..."]:
         """`size` valid rows drawn uniformly without replacement (needs `size` <= number of valid rows).

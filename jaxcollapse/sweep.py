@@ -89,17 +89,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 
-from . import random as R
+from . import engine as _engine
 from ._config import x64 as _x64
-from ._simulate import DEFAULT_QUANTILES, _chain_init, _chain_step, _check, _sort_floats, _Static
-from .random import Stream
+from .engine import DEFAULT_BLOCKS, DEFAULT_QUANTILES, ChainOptions, make_spec, stack_specs
 
 __all__ = [
     "SweepConfig",
@@ -109,7 +105,6 @@ __all__ = [
     "run_sweep",
 ]
 
-DEFAULT_BLOCKS = 8  # chains run and are reduced in gcd(chains, blocks) blocks, whatever the number of devices
 
 # The regime parameters each preset reads (`jaxcollapse.regimes.from_params`): a swept parameter that no
 # point's regime reads is refused, and two points that differ only in unread parameters are duplicates.
@@ -511,7 +506,7 @@ def _build(cfg: SweepConfig, p: Mapping[str, Any]):
 
 @dataclass
 class _Group:
-    static: _Static
+    static: ChainOptions
     treedef: Any
     indices: list[int]  # positions in the storage order
     width: int  # points per chunk
@@ -524,9 +519,7 @@ class _Plan:
     order: list[int]  # storage position -> config index
     groups: list[_Group]
     chunks: list[tuple[int, int, int]]  # (group, start, stop) in storage order
-    models: list[Any]  # storage order
-    truths: list[Any]
-    regimes: list[Any]
+    specs: list[Any]  # storage order
     metrics: tuple[str, ...]
     levels: tuple[float, ...]
     blocks: int
@@ -542,20 +535,21 @@ def plan(cfg: SweepConfig) -> _Plan:
     pts = cfg.resolved_points()
     built = []
     groups: dict[Any, list[int]] = {}
-    statics: dict[Any, tuple[_Static, Any]] = {}
+    statics: dict[Any, tuple[ChainOptions, Any]] = {}
     for i, p in enumerate(pts):
         try:
             model, truth, regime = _build(cfg, p)
-            st = _check(model, truth, regime, cfg.generations, cfg.chains, cfg.path, cfg.metrics, cfg.quantiles,
-                        cfg.quantile_chains, False, False, False)
+            spec = make_spec(model, regime, cfg.generations, truth=truth, path=cfg.path)
+            names, levels = _engine._summary_options(type(model), cfg.metrics, cfg.quantiles, cfg.quantile_chains)
+            st = spec.options
         except ValueError as e:
             raise ValueError(f"point {i} ({_fmt_point(p)}): {e}") from None
-        leaves, treedef = jax.tree.flatten((model, truth, regime))
+        leaves, treedef = jax.tree.flatten(spec)
         shapes = tuple((np.shape(x), np.asarray(x).dtype.str) for x in leaves)
-        gkey = (treedef, shapes, st)
+        gkey = (treedef, shapes)
         groups.setdefault(gkey, []).append(i)
         statics[gkey] = (st, treedef)
-        built.append((model, truth, regime))
+        built.append(spec)
     order, glist, chunks = [], [], []
     for gi, (gkey, idx) in enumerate(groups.items()):
         start = len(order)
@@ -565,10 +559,9 @@ def plan(cfg: SweepConfig) -> _Plan:
         glist.append(_Group(st, treedef, list(range(start, start + len(idx))), width))
         for a in range(start, start + len(idx), width):
             chunks.append((gi, a, min(a + width, start + len(idx))))
-    st0 = glist[0].static
     blocks = math.gcd(cfg.chains, cfg.blocks)
-    return _Plan(cfg, pts, order, glist, chunks, *([built[i][j] for i in order] for j in range(3)),
-                 st0.metrics, st0.levels, blocks, {m: metric_variable(cfg, m) for m in st0.metrics})
+    return _Plan(cfg, pts, order, glist, chunks, [built[i] for i in order], names, levels, blocks,
+                 {m: metric_variable(cfg, m) for m in names})
 
 
 def metric_variable(cfg: SweepConfig, metric: str) -> str:
@@ -602,16 +595,16 @@ def stat_names(levels) -> tuple[str, ...]:
     return (*STATS_BASE, *(f"q{q:g}" for q in levels))
 
 
-# --------------------------------------------------------------------------- the compiled chunk
-def _mesh(blocks: int, devices=None) -> Mesh:
-    """A 1-D mesh (axis "chain") over the largest number of devices that divides `blocks`."""
+# --------------------------------------------------------------------------- the compute: engine.run_points
+def _mesh_devices(blocks: int, devices=None) -> list:
+    """The largest number of the devices (default `jax.devices()`, every process's) that divides `blocks`."""
     devs = list(jax.devices() if devices is None else devices)
     nproc = jax.process_count()
     use = max(k for k in range(1, len(devs) + 1) if blocks % k == 0)
     if nproc > 1 and use != len(devs):
         raise ValueError(f"{len(devs)} devices across {nproc} processes do not divide the {blocks} chain blocks "
                          f"(gcd(chains, blocks)); set blocks (and chains) so that the device count divides it")
-    return Mesh(np.array(devs[:use]), ("chain",))
+    return devs[:use]
 
 
 def _key_data(seed: int) -> np.ndarray:
@@ -619,150 +612,13 @@ def _key_data(seed: int) -> np.ndarray:
     return np.array([(seed >> 32) & 0xFFFFFFFF, seed & 0xFFFFFFFF], dtype=np.uint32)
 
 
-@eqx.filter_jit
-def _chunk_run(key_data, models, truths, regimes, chains: int, blocks: int, st: _Static, mesh: Mesh):
-    """Summaries `{metric: (points, G + 1, stats)}` of a stacked chunk of points, all with the same key.
-
-    The chains are cut into `blocks` contiguous blocks of `chains // blocks`; each device (`shard_map`
-    over the mesh axis ``"chain"``) runs its blocks one after the other (`lax.scan`), each block a
-    whole run over the generations that returns, per generation, the block's sum, centred sum of
-    squares, finiteness and its first chains (for the quantiles). The block's program is the same
-    whatever the number of devices, so XLA compiles it the same way (its fusion and floating-point
-    contraction choices depend on shapes), and the blocks are combined in a fixed order (Chan et al.'s
-    pairwise update): the numbers are bitwise the same on 1, 2, 4, ... devices.
-    """
-    ndev = mesh.devices.size
-    per = chains // blocks
-    nbl = blocks // ndev
-    qc = st.quantile_chains
-    h = min(per, qc)
-
-    def run(ids, key_data, models, truths, regimes):
-        key = jax.random.wrap_key_data(key_data, impl="threefry2x32")
-        key0 = R.generation_key(key, jnp.asarray(0, jnp.uint32))
-
-        def partials(x, heads: bool):  # x: (points, per) -> block sum, centred sum of squares, finiteness[, head]
-            total = _tree_sum(x)
-            dev = x - (total / per)[:, None]
-            out = (total, _tree_sum(dev * dev), jnp.all(jnp.isfinite(x), axis=1))
-            return out + (x[:, :h],) if heads else out
-
-        def block(blk_ids, heads: bool):
-            state = jax.vmap(lambda m, tr, r: jax.vmap(lambda c: _chain_init(tr, m, r, st, key0, c))(blk_ids))(
-                models, truths, regimes)
-            m0 = jax.vmap(lambda ms, truth: jax.vmap(
-                lambda m, c: m.metrics(truth, Stream(key0, c).fork(R.SALT_METRICS)))(ms, blk_ids))(state.model, truths)
-
-            def body(carry, _):
-                state, t = carry  # carried, not scanned over: see `jaxcollapse._simulate._run_chains`
-                gkey = R.generation_key(key, t.astype(jnp.uint32))
-
-                def point(s, truth, regime):
-                    return jax.vmap(lambda s1, c: _chain_step(truth, regime, st, s1, t, gkey, c))(s, blk_ids)
-
-                state, metrics = jax.vmap(point)(state, truths, regimes)
-                return (state, t + 1), {k: partials(metrics[k], heads) for k in st.metrics}
-
-            _, ys = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=st.generations)
-            first = {k: partials(m0[k], heads) for k in st.metrics}
-            return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b], axis=0), first, ys)  # (G1, ...)
-
-        g1 = st.generations + 1
-        npts = jax.tree.leaves(models)[0].shape[0]
-        dtype = jax.tree.leaves(models)[0].dtype
-        pos = jnp.arange(qc)
-        base = jax.lax.axis_index("chain") * nbl
-
-        def over_blocks(acc, j):
-            rel = pos - (base + j) * per  # where this block's head lands among the first qc chains
-            take = (rel >= 0) & (rel < h)
-
-            def with_heads(acc):
-                out = block(ids[j], True)
-                acc = {k: jnp.where(take, jnp.take(out[k][3], jnp.clip(rel, 0, h - 1), axis=2), acc[k])
-                       for k in acc}
-                return acc, {k: out[k][:3] for k in out}
-
-            def without_heads(acc):
-                return acc, block(ids[j], False)
-
-            if not st.levels:
-                return without_heads(acc)
-            # Only the blocks holding one of the first qc chains record heads (one block in the common case
-            # chains / blocks >= qc): the others skip storing G1 x points x h values and merging them. Which
-            # branch a block takes depends on its global index alone, so the numbers stay the same on any
-            # number of devices.
-            return jax.lax.cond(jnp.any(take), with_heads, without_heads, acc)
-
-        acc0 = {k: jnp.zeros((g1, npts, qc), dtype) for k in st.metrics}
-        heads, parts = jax.lax.scan(over_blocks, acc0, jnp.arange(nbl))
-
-        def gather(v, axis):
-            # the barrier keeps the combination below from fusing with the block code (as it could on one
-            # device, where the all-gather is a no-op)
-            return jax.lax.optimization_barrier(jax.lax.all_gather(v, "chain", axis=axis, tiled=True))
-
-        owner = np.minimum(np.arange(qc) // (per * nbl), ndev - 1)  # the device holding quantile chain i
-        out = {}
-        for k in st.metrics:
-            tot, m2, fin = (jnp.moveaxis(gather(v, 0), 0, -1) for v in parts[k])  # (G1, points, blocks)
-            mean = _tree_sum(tot) / chains
-            d = tot / per - mean[..., None]
-            var = (_tree_sum(m2) + per * _tree_sum(d * d)) / chains
-            std = jnp.where(jnp.all(fin, axis=-1), jnp.sqrt(var), jnp.inf)
-            cols = [mean, std]
-            if st.levels:
-                hd = gather(heads[k][None], 0)  # (devices, G1, points, qc)
-                hd = jnp.moveaxis(hd, 0, -1)[..., np.arange(qc), owner]  # (G1, points, qc)
-                q = jax.vmap(jax.vmap(lambda v: _quantiles(v, st.levels)))(hd)
-                cols += [q[..., j] for j in range(len(st.levels))]
-            out[k] = jnp.moveaxis(jnp.stack(cols, axis=-1), 0, 1)  # (points, G1, stats)
-        return out
-
-    ids = jnp.arange(chains, dtype=jnp.uint32).reshape(blocks, per)
-    ids = jax.lax.with_sharding_constraint(ids, NamedSharding(mesh, P("chain")))
-    return jax.shard_map(run, mesh=mesh, in_specs=(P("chain"), P(), P(), P(), P()), out_specs=P(), check_vma=False)(
-        ids, key_data, models, truths, regimes)
-
-
-def _quantiles(x, levels: tuple[float, ...]):
-    """Linear-interpolation quantiles (numpy's default), exact at +-inf, as the engine's.
-
-    The product of the interpolation is materialized before the addition: left to itself XLA may fuse
-    ``lo + (hi - lo) * frac`` into an FMA in one program and not in another (one device or four).
-    """
-    s = _sort_floats(x)
-    pos = np.asarray(levels) * (x.shape[0] - 1)
-    lo = np.floor(pos).astype(np.int32)
-    hi = np.minimum(lo + 1, x.shape[0] - 1)
-    frac = jnp.asarray(pos - lo, x.dtype)
-    s_lo, s_hi = s[lo], s[hi]
-    step = jax.lax.optimization_barrier((s_hi - s_lo) * frac)
-    interp = jnp.where(frac == 0, s_lo, s_lo + step)
-    return jnp.where(s_lo == -jnp.inf, -jnp.inf, jnp.where(s_hi == jnp.inf, jnp.inf, interp))
-
-
-def _tree_sum(x):
-    r"""Sum over the last axis by pairwise halving: elementwise adds in an order fixed by the axis length alone.
-
-    A `jnp.sum` lets XLA pick the order, which may change with the batch shape (so with the number of
-    devices); the halving keeps every output bitwise independent of the other axes. The axis is padded
-    with zeros to a power of 2.
-    """
-    m = x.shape[-1]
-    size = 1 << max(0, (m - 1).bit_length())
-    if size != m:
-        x = jnp.concatenate([x, jnp.zeros((*x.shape[:-1], size - m), x.dtype)], axis=-1)
-    while x.shape[-1] > 1:
-        h = x.shape[-1] // 2
-        x = x[..., :h] + x[..., h:]
-    return x[..., 0]
-
-
-def _stack(trees: list) -> Any:
-    leaves = [jax.tree.leaves(t) for t in trees]
-    treedef = jax.tree.structure(trees[0])
-    return jax.tree.unflatten(treedef, [np.stack([np.asarray(x) for x in col]) for col in zip(*leaves, strict=True)])
+def _chunk_run(key_data, specs, cfg: SweepConfig, blocks: int, devices: list):
+    """Summaries `{metric: (points, G + 1, stats)}` of a stacked chunk of points, all with the same key
+    (`engine.run_points`: fixed chain blocks, bitwise the same on any number of devices and hosts)."""
+    res = _engine.run_points(key_data, specs, cfg.chains, metrics=cfg.metrics, quantiles=cfg.quantiles,
+                             quantile_chains=cfg.quantile_chains, blocks=blocks, devices=devices)
+    return {k: np.concatenate([_host(mean)[..., None], _host(std)[..., None], _host(q)], axis=-1)
+            for k, (mean, std, q) in res.summary.items()}
 
 
 def _store(group, res: dict, a: int, b: int) -> None:
@@ -962,7 +818,7 @@ def run_sweep(config: SweepConfig | Mapping[str, Any] | str | os.PathLike, out: 
 def _run(cfg: SweepConfig, out: Path | None, resume: bool, quiet: bool, devices, on_chunk):
     pl = plan(cfg)
     dtype = np.dtype(jnp.result_type(float))
-    mesh = _mesh(pl.blocks, devices)
+    devs = _mesh_devices(pl.blocks, devices)
     writer = out is not None and jax.process_index() == 0
     if out is not None:
         done = _prepare_all(out, pl, resume, dtype)
@@ -978,7 +834,7 @@ def _run(cfg: SweepConfig, out: Path | None, resume: bool, quiet: bool, devices,
     bar = ProgressBar(len(pl.chunks), len(done), len(pl.order), quiet or jax.process_index() != 0)
     if not bar.quiet:
         sys.stderr.write(f"  sweep: {len(pl.order)} points in {len(pl.groups)} static group(s), {len(pl.chunks)} "
-                         f"chunks ({len(done)} done), {cfg.chains} chains on {mesh.devices.size} device(s) of "
+                         f"chunks ({len(done)} done), {cfg.chains} chains on {len(devs)} device(s) of "
                          f"{jax.process_count()} process(es)\n")
     key_data = _key_data(cfg.seed)
     for ci, (gi, a, b) in enumerate(pl.chunks):
@@ -986,11 +842,9 @@ def _run(cfg: SweepConfig, out: Path | None, resume: bool, quiet: bool, devices,
             continue
         g = pl.groups[gi]
         idx = list(range(a, b)) + [b - 1] * (g.width - (b - a))  # pad to the group's width
-        models = _stack([pl.models[i] for i in idx])
-        truths = _stack([pl.truths[i] for i in idx])
-        regimes = _stack([pl.regimes[i] for i in idx])
-        res = _chunk_run(key_data, models, truths, regimes, cfg.chains, pl.blocks, g.static, mesh)
-        res = {pl.variables[k]: _host(v)[: b - a] for k, v in res.items()}
+        specs = stack_specs([pl.specs[i] for i in idx])
+        res = _chunk_run(key_data, specs, cfg, pl.blocks, devs)
+        res = {pl.variables[k]: v[: b - a] for k, v in res.items()}
         if out is None:
             for k, v in res.items():
                 mem[k][a:b] = v

@@ -155,7 +155,7 @@ def no_run(monkeypatch):
     """Make the compiled engine fail if it is reached: bad input must be caught before it."""
     import importlib
 
-    sim = importlib.import_module("jaxcollapse._simulate")  # the engine module (jaxcollapse imports it lazily)
+    sim = importlib.import_module("jaxcollapse.engine")  # the engine module (jaxcollapse imports it lazily)
 
     def refuse(*args, **kwargs):
         raise AssertionError("simulate reached the compiled engine: the bad input was not caught first")

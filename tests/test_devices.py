@@ -1,9 +1,10 @@
-"""`simulate(..., devices=k)`: chains cut into one block per device (`shard_map`).
+"""`simulate(..., devices=k)`: the chain blocks sharded over k devices give bitwise the same arrays.
 
-Runs in a subprocess with two XLA host devices (`--xla_force_host_platform_device_count=2`, which must be
-set before JAX starts). Per-chain results (paths, parameters, final state) and the quantiles, which
-read chain values, must equal one device's bitwise; means and standard deviations are `psum`s across
-devices, so they may differ from one device's in the last bits only.
+Runs in one subprocess with four XLA host devices (`--xla_force_host_platform_device_count=4`, which must
+be set before JAX starts), every family in it: 16 chains in 4 blocks of 4, quantiles of the first 6 chains
+(so the blocks holding quantile chains sit on one device of two, on two devices of four). Summaries
+(means, standard deviations, quantiles), per-chain paths, parameters, final models and the fixed real set
+must equal one device's bit for bit, for k = 1, 2, 4.
 """
 
 from __future__ import annotations
@@ -23,55 +24,75 @@ from jaxcollapse import Gaussian, regimes
 REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent("""\
+    import sys
+    sys.path.insert(0, "tests")
     import jax, numpy as np
     import jaxcollapse as jc
-    assert len(jax.devices()) == 2, jax.devices()
+    import tiny_families as tf
+    assert len(jax.devices()) == 4, jax.devices()
 
-    def same(a, b):
-        jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
+    def same(a, b, what):
+        la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+        assert len(la) == len(lb) > 0, what
+        for x, y in zip(la, lb):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=what)
 
-    cases = [  # (model, regime, path, quantile chains): 64 chains, 32 per device
-        (jc.Gaussian(0.0, 1.0), jc.regimes.accumulate(5), "samples", 20),  # quantile chains on device 0 only
-        (jc.Categorical.zipf(30, 1.1), jc.regimes.replace(40), "exact", 50),  # ... and on both devices
-    ]
-    for model, regime, path, qc in cases:
-        kw = dict(path=path, quantile_chains=qc, record_paths=True, record_params=True)
-        one = jc.simulate(jax.random.key(5), model, regime, 6, 64, **kw)
-        two = jc.simulate(jax.random.key(5), model, regime, 6, 64, devices=2, **kw)
-        same(one.paths, two.paths)
-        same(one.params, two.params)
-        same(one.final, two.final)
-        for k in one.summary:
-            np.testing.assert_array_equal(np.asarray(one.summary[k].quantiles), np.asarray(two.summary[k].quantiles))
-            # summation order differs: a few float32 ulps of the values' scale (the std of identical
-            # values, as at generation 0, is rounding noise of that size on either side)
-            scale = float(np.max(np.abs(np.asarray(one.summary[k].mean)[np.isfinite(np.asarray(one.summary[k].mean))]),
-                                 initial=1.0))
-            for stat in ("mean", "std"):
-                np.testing.assert_allclose(np.asarray(getattr(two.summary[k], stat)),
-                                           np.asarray(getattr(one.summary[k], stat)), rtol=2e-6, atol=4e-6 * scale)
+    regime = tf.regimes()["weighted"]  # a fixed real set, synthetic and real data weighted
+    for name, model in tf.families().items():
+        kw = dict(path="samples", quantile_chains=6, blocks=4, record_paths=True, record_params=True)
+        runs = [jc.simulate(jax.random.key(5), model, regime, tf.GENERATIONS, 16, devices=k, **kw) for k in (1, 2, 4)]
+        for k, tr in zip((2, 4), runs[1:]):
+            for field in ("paths", "params", "final", "real"):
+                same(getattr(runs[0], field), getattr(tr, field), f"{name}, {k} devices: {field}")
+            for m, s in runs[0].summary.items():
+                same((s.mean, s.std, s.quantiles), (tr.summary[m].mean, tr.summary[m].std, tr.summary[m].quantiles),
+                     f"{name}, {k} devices: summary of {m}")
+        print("OK", name)
     print("DEVICES OK")
 """)
 
 
-def test_two_devices_equal_one():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+def test_devices_bitwise_equal_every_family():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
+           "JAXCOLLAPSE_NO_TYPECHECK": "1", "PYTHONPATH": str(REPO)}
     r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, env=env, capture_output=True, text=True,
-                       timeout=600)
-    assert r.returncode == 0 and "DEVICES OK" in r.stdout, r.stderr[-3000:]
+                       timeout=900)
+    assert r.returncode == 0 and "DEVICES OK" in r.stdout, r.stdout[-2000:] + r.stderr[-3000:]
 
 
-@pytest.mark.parametrize("devices, message", [
-    (0, "between 1 and"), (len(jax.devices()) + 1, "between 1 and"), ("all", "number of devices or a list"),
-    ([jax.devices()[0]] * 2, "twice"),
+@pytest.mark.parametrize("devices, blocks, message", [
+    (0, 8, "between 1 and"), (len(jax.devices()) + 1, 8, "between 1 and"), ("all", 8, "number of devices or a list"),
+    ([jax.devices()[0]] * 2, 8, "twice"), ([jax.devices()[0]], 0, "blocks must be an integer >= 1"),
 ])
-def test_bad_devices(devices, message):
+def test_bad_devices(devices, blocks, message, no_run):
     with pytest.raises(ValueError, match=message):
-        jaxcollapse.simulate(jax.random.key(0), Gaussian(0.0, 1.0), regimes.replace(10), 3, 8, devices=devices)
+        jaxcollapse.simulate(jax.random.key(0), Gaussian(0.0, 1.0), regimes.replace(10), 3, 8, devices=devices,
+                             blocks=blocks)
+
+
+def test_devices_not_dividing_the_blocks_is_refused():
+    """3 devices and gcd(16, 8) = 8 blocks; 2 devices and simulate's default of one block for 16 chains: refused,
+    naming the fix (host devices in a subprocess)."""
+    code = textwrap.dedent("""\
+        import jax, jaxcollapse as jc
+        for devices, blocks in ((3, 8), (2, None)):
+            try:
+                jc.simulate(jax.random.key(0), jc.Gaussian(0.0, 1.0), jc.regimes.replace(10), 3, 16, devices=devices,
+                            blocks=blocks)
+            except ValueError as e:
+                print("REFUSED", e)
+    """)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=3", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    out = r.stdout
+    three = "REFUSED devices (3) must divide the 8 chain blocks (gcd(chains, blocks) = gcd(16, 8)): run a multiple"
+    assert three in out and "of 3 chains with blocks=3" in out, out + r.stderr[-2000:]
+    assert "REFUSED devices (2) must divide the 1 chain blocks (gcd(chains, blocks) = gcd(16, 1)): pass blocks=2" in out
 
 
 def test_one_device_is_the_default_program():
-    """`devices=1` (or a list of one device) runs the unsharded program: the same numbers as the default."""
+    """`devices=1` (or a list of one device) runs the default program: the same numbers."""
     a = jaxcollapse.simulate(jax.random.key(0), Gaussian(0.0, 1.0), regimes.replace(10), 3, 8, record_paths=True)
     b = jaxcollapse.simulate(jax.random.key(0), Gaussian(0.0, 1.0), regimes.replace(10), 3, 8, record_paths=True,
                              devices=[jax.devices()[0]])

@@ -165,6 +165,7 @@ BAD_INPUT = {
     "model-type": (dict(model="gaussian"), "model must be a jaxcollapse family"),
     "regime-type": (dict(regime="replace"), "regime must be a jaxcollapse Regime"),
     "progress": (dict(progress="yes"), "progress must be"),
+    "blocks": (dict(blocks=0), "blocks must be an integer >= 1"),
 }
 
 
@@ -259,3 +260,170 @@ def test_generation_zero_is_the_model_and_metrics_use_the_truth():
     np.testing.assert_allclose(tr.paths["mean_sq_err"][0], 1.0)
     np.testing.assert_allclose(tr.paths["trace_ratio"][0], 1.5)
     np.testing.assert_allclose(tr.params.cov[0, :, 0, 0], 3.0)
+
+
+# --------------------------------------------------------------------------- the chain API by hand
+
+def test_init_and_step_chain_by_hand_equal_simulate():
+    """The module docstring's example: one chain written with `init_chain` / `step_chain`, vmapped over 8 chains
+    and scanned over the generations, gives `simulate`'s per-chain metric paths and final models: the same
+    counters, so the same numbers up to the last bits (another program: XLA fuses and contracts it differently,
+    `PREFIX_RTOL`); a chain that drew other numbers would differ at O(1)."""
+    from jaxcollapse import engine
+
+    model, regime = default_model(1), regimes.accumulate(5)
+    G, C = RUN_GENERATIONS, RUN_CHAINS
+    spec = engine.make_spec(model, regime, G)
+    key = jax.random.key(4)
+
+    @jax.jit
+    def by_hand(chains):
+        def one_chain(chain):
+            state = engine.init_chain(engine.chain_stream(key, 0, chain), spec)
+            m0 = engine.measure_chain(engine.chain_stream(key, 0, chain), state, 0, spec)
+
+            def body(carry, _):
+                state, t = carry
+                state, metrics = engine.step_chain(engine.chain_stream(key, t, chain), state, t, spec)
+                return (state, t + 1), metrics
+
+            (state, _), ms = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=G)
+            return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), m0, ms), state.model
+
+        return jax.vmap(one_chain)(chains)
+
+    paths, final = by_hand(jnp.arange(C, dtype=jnp.uint32))
+    tr = jaxcollapse.simulate(key, model, regime, G, C, metrics=("mean_sq_err", "trace"), record_paths=True)
+    for k in ("mean_sq_err", "trace"):
+        np.testing.assert_allclose(np.asarray(paths[k]).T, np.asarray(tr.paths[k]), rtol=PREFIX_RTOL,
+                                   atol=PREFIX_RTOL, err_msg=k)
+    for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(tr.final), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=PREFIX_RTOL, atol=PREFIX_RTOL)
+
+
+def test_run_points_stacks_points_with_common_random_numbers():
+    """Two points in one `run_points` call equal two one-point calls (same key, same chains: common random
+    numbers; another batch shape, so up to the last bits, `PREFIX_RTOL`), and a point's chains summarize to its
+    paths' mean (the block reduction)."""
+    from jaxcollapse import engine
+
+    specs = [engine.make_spec(Gaussian(0.0, v), regimes.replace(5, temperature=tau), 3) for v, tau in
+             ((1.0, 1.0), (2.0, 0.9))]
+    key = jax.random.key(8)
+    kw = dict(chains=16, metrics=("trace",), quantiles=(0.5,), blocks=4, record_paths=True)
+    both = engine.run_points(key, engine.stack_specs(specs), **kw)
+    for i, spec in enumerate(specs):
+        one = engine.run_points(key, engine.stack_specs([spec]), **kw)
+        np.testing.assert_allclose(np.asarray(both.paths["trace"][i]), np.asarray(one.paths["trace"][0]),
+                                   rtol=PREFIX_RTOL)
+        np.testing.assert_allclose(np.asarray(both.summary["trace"][0][i]),
+                                   np.asarray(one.paths["trace"][0]).mean(axis=1), rtol=1e-6)
+    assert both.final is None and both.params is None and both.real is None  # nothing recorded unless asked
+
+
+# --------------------------------------------------------------------------- progress
+
+def test_progress_callable_change_does_not_recompile(capsys):
+    """The progress callable is looked up at run time (one trampoline): a new callable reuses the program,
+    and it sees the run through to (G, G)."""
+    seen = {"a": [], "b": []}
+
+    def run(name):
+        return jaxcollapse.simulate(jax.random.key(1), default_model(1), regimes.replace(5), 40, 8,
+                                    metrics=("trace",), progress=lambda t, g: seen[name].append((t, g)))
+
+    run("a")
+    with count_compiles() as c:
+        run("b")
+    assert c.compiles == 0, f"{c.compiles} compiles"
+    for name in seen:
+        assert (40, 40) in seen[name] and all(g == 40 for _, g in seen[name]), seen[name]
+    jaxcollapse.simulate(jax.random.key(1), default_model(1), regimes.replace(5), 40, 8, metrics=("trace",),
+                         progress=True)
+    assert "generation     40/40" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the fixed real set
+
+def test_fixed_real_set_reads_back():
+    """`Trajectory.real` holds each chain's fixed real set, and `engine.real_samples` the samples behind it:
+    with w = 1 (the real data carry all the weight) every generation's model is the MLE of exactly those
+    samples, chain by chain."""
+    from jaxcollapse import engine
+
+    model = Gaussian(np.array([1.0, -1.0]), np.array([[1.0, 0.3], [0.3, 0.5]]))
+    regime = regimes.weighted(5, 6, 1.0)
+    key = jax.random.key(12)
+    tr = jaxcollapse.simulate(key, model, regime, 3, 16, path="samples", record_params=True)
+    x = np.asarray(engine.real_samples(key, engine.make_spec(model, regime, 3, path="samples"), 16), np.float64)
+    assert x.shape == (16, 5, 2)
+    np.testing.assert_allclose(np.asarray(tr.real.count), 5.0)
+    np.testing.assert_allclose(np.asarray(tr.real.mean), x.mean(axis=1), rtol=1e-5, atol=1e-6)
+    for t in (1, 3):
+        np.testing.assert_allclose(np.asarray(tr.params.mean[t]), x.mean(axis=1), rtol=1e-5, atol=1e-6)
+        d = x - x.mean(axis=1, keepdims=True)
+        np.testing.assert_allclose(np.asarray(tr.params.cov[t]), np.einsum("cni,cnj->cij", d, d) / 5,
+                                   rtol=1e-4, atol=1e-5)
+    assert not np.allclose(x[0], x[1])  # each chain has its own real set
+    with pytest.raises(ValueError, match="no fixed real set"):
+        engine.real_samples(key, engine.make_spec(model, regimes.replace(5), 3), 4)
+    assert jaxcollapse.simulate(key, model, regimes.replace(5), 2, 4, record_params=True).real is None
+
+
+# --------------------------------------------------------------------------- every family x regime x dtype
+
+FAMILY_NAMES = ["gaussian", "categorical", "poisson", "bigram", "regression", "mixture", "kde", "vae", "mlp"]
+# compiling the networks' training under six regimes takes the longest (about 8x a Gaussian's): their float32 row
+# (float32 is what tests/test_neural.py runs) is in the slow set, their float64 row in the default suite
+MATRIX = [pytest.param(f, x64, id=f"{f}-{'float64' if x64 else 'float32'}",
+                       marks=[pytest.mark.slow] if f in ("vae", "mlp") and not x64 else [])
+          for f in FAMILY_NAMES for x64 in (False, True)]
+
+
+@pytest.mark.parametrize(("family", "x64"), MATRIX)
+def test_every_family_every_regime_both_precisions(family, x64):
+    """Each family under every regime preset (`tests/tiny_families.py`) on the sample path, 2 chains x 2 generations,
+    in float32 and float64 (issue 13: accumulate_subsample crashed under x64 for every family): the models keep
+    their dtype and no metric is NaN. One compiled program per family and precision runs all its regimes."""
+    import equinox as eqx
+    import tiny_families as tf
+
+    from jaxcollapse import engine
+
+    with jaxcollapse.x64(x64):
+        model = tf.families()[family]
+        dtype = jnp.dtype(jnp.float64 if x64 else jnp.float32)
+        assert model.dtype == dtype
+        specs = {name: engine.make_spec(model, rg, tf.GENERATIONS, path="samples") for name, rg in tf.regimes().items()}
+
+        @eqx.filter_jit
+        def run_all(key, specs):
+            def one(spec, chain):
+                state = engine.init_chain(engine.chain_stream(key, 0, chain), spec)
+
+                def body(carry, _):
+                    state, t = carry
+                    state, m = engine.step_chain(engine.chain_stream(key, t, chain), state, t, spec)
+                    return (state, t + 1), m
+
+                (state, _), ms = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=tf.GENERATIONS)
+                return state.model, ms
+
+            return {name: jax.vmap(lambda c, sp=sp: one(sp, c))(jnp.arange(2, dtype=jnp.uint32))
+                    for name, sp in specs.items()}
+
+        out = run_all(jax.random.key(0), specs)
+    for name, (final, ms) in out.items():
+        for leaf in jax.tree.leaves(final):
+            if jnp.issubdtype(leaf.dtype, jnp.floating):
+                assert leaf.dtype == dtype, (name, leaf.dtype)
+        for k, v in ms.items():
+            assert v.shape == (2, tf.GENERATIONS) and not np.any(np.isnan(np.asarray(v))), (name, k)
+
+
+def test_accumulate_subsample_float64_through_simulate():
+    """The reported crash, through the public entry point: accumulate_subsample on the sample path in float64."""
+    with jaxcollapse.x64():
+        tr = jaxcollapse.simulate(jax.random.key(0), Gaussian(0.0, 1.0), regimes.accumulate_subsample(4, 3), 2, 4,
+                                  path="samples", metrics=("trace",), quantiles=())
+    assert tr.mean("trace").dtype == jnp.float64 and np.all(np.isfinite(np.asarray(tr.mean("trace"))))

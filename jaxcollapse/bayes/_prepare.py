@@ -86,7 +86,7 @@ class Prepared:
 
 
 def _as_groups(data, metric: str | None) -> list[np.ndarray]:
-    from .._simulate import Trajectory
+    from ..engine import Trajectory
 
     items = data if isinstance(data, (list, tuple)) else [data]
     if len(items) == 0:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._config import x64
-from .._simulate import Trajectory, simulate
+from ..engine import Trajectory, simulate
 
 __all__ = [
     "Check",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import regimes
-from .._simulate import simulate
+from ..engine import simulate
 from ..families.categorical import Categorical, zipf_probabilities
 from ..theory import categorical as th
 from ._core import compare_gap, frac_z, means, path_means, paths, register, scaled_chains, sim

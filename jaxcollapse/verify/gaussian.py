@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import regimes
-from .._simulate import Trajectory
+from ..engine import Trajectory
 from ..families import Gaussian
 from ..theory import gaussian as th
 from ._core import (

@@ -1,0 +1,53 @@
+"""One tiny instance of every family, and the regimes each supports, for the engine's matrix tests.
+
+Built in the current float precision (call inside `jaxcollapse.x64()` for float64). Sizes are the
+smallest that run every regime: a handful of samples per generation, networks of width 4 trained for
+2 steps. Shared by tests/test_engine.py (the regime x dtype matrix) and tests/test_devices.py (the
+device-count invariance, in a subprocess).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+import jaxcollapse as jc
+
+N = 4  # synthetic samples per generation
+N_REAL = 3
+GENERATIONS = 2
+
+
+def families() -> dict:
+    """`{name: model}`: one small model of each family (the truth is the model)."""
+    from jaxcollapse import datasets
+
+    p4 = np.array([0.4, 0.3, 0.2, 0.1])
+    p3 = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.6, 0.0, 0.4]])
+    data = datasets.toy(jax.random.key(0), "mixture", 16, k=2)
+    cap = N * GENERATIONS + N_REAL  # the KDE stores the largest training set of the regimes below
+    return {
+        "gaussian": jc.Gaussian(np.array([0.5, -1.0]), np.array([[1.0, 0.3], [0.3, 0.5]])),
+        "categorical": jc.Categorical(p4),
+        "poisson": jc.Poisson(2.0),
+        "bigram": jc.Bigram(p3, np.array([0.7, 0.0, 0.3]), length=3),
+        "regression": jc.Regression(np.array([1.0, -1.0]), 1.0, 0.5),
+        "mixture": jc.GaussianMixture([0.5, 0.5], [[-2.0], [2.0]], 1.0, em_iters=2, tol=0.0, eval_size=8),
+        "kde": jc.KDE(np.linspace(-1.0, 1.0, 5)[:, None], 0.5, capacity=cap),
+        "vae": jc.VAE(jax.random.key(1), data, latent=1, width=4, depth=1, steps=2, n_eval=8),
+        "mlp": jc.MLPRegressor(jax.random.key(3), width=4, depth=1, steps=2, n_grid=8),
+    }
+
+
+def regimes() -> dict:
+    """`{name: regime}`: every preset (drift 0, temperature 1, so every family supports every one)."""
+    rg = jc.regimes
+    return {
+        "replace": rg.replace(N),
+        "accumulate": rg.accumulate(N),
+        "accumulate_subsample": rg.accumulate_subsample(N, N - 1),
+        "augment": rg.augment(N_REAL, 0.5),
+        "fresh": rg.fresh(N_REAL, N),
+        "weighted": rg.weighted(N_REAL, N, 0.3),
+    }
+
