@@ -435,35 +435,13 @@ def test_non_positive_values_are_masked_with_a_warning():
 
 
 # --------------------------------------------------------------------------- CLI
-@pytest.fixture(scope="module")
-def run_csv(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "out"
-    assert cli.main(["run", "--chains", "300", "--generations", "20", "--paths-chains", "50", "--out", str(out),
-                     "--quiet", "--regime", "replace"]) == 0
-    return out / cli.PATHS_CSV
+# the forecast of a CSV written by `jaxcollapse run`, per model: tests/test_forecast.py::test_each_model_on_a_run_csv
 
 
 def _fc_args(**over):
     a = {"--num-warmup": "300", "--num-samples": "400", "--num-chains": "2"}
     a.update(over)
     return [x for kv in a.items() for x in kv]
-
-
-def test_cli_forecast_on_a_run_csv(run_csv, tmp_path, capsys):
-    out = tmp_path / "fc"
-    assert cli.main(["forecast", str(run_csv), "--out", str(out), "--horizon", "30", *_fc_args()]) == 0
-    text = capsys.readouterr().out
-    assert "n_eff[0]" in text and "kappa" in text and "threshold" in text
-    assert {p.name for p in out.iterdir()} == {"summary.txt", "forecast.csv", "posterior.npz", "forecast.png"}
-    rows = np.loadtxt(out / "forecast.csv", delimiter=",", skiprows=1)
-    assert rows.shape == (31, 6) and rows[0, 0] == 20 and rows[-1, 0] == 50
-    assert np.all(np.diff(rows[:, 1:], axis=1) >= 0)  # quantiles ordered
-    with np.load(out / "posterior.npz") as z:
-        n_eff = z["n_eff"].reshape(-1)
-        kappa = z["kappa"].reshape(-1)
-    # `jaxcollapse run` defaults: n = 100, MLE, tau = 1 (50 chains x 20 generations = 1000 ratios)
-    assert abs((n_eff.mean() - 100) / n_eff.std()) < Z_BOUND
-    assert abs((kappa.mean() - 1) / kappa.std()) < Z_BOUND
 
 
 def test_cli_forecast_npz_and_missing_generations(tmp_path, capsys):

@@ -46,7 +46,8 @@ def _diversity_rate(key, scale):
     name = "bayes.diversity_rate"
     traj = vc._sim_a(key, scale, vc._H_N)
     ts = np.asarray(vc._H_TS)
-    return means(name, traj, "gini_simpson", tuple(ts), vc._H5 * np.exp(-ts * float(th.diversity_rate(vc._H_N))))
+    theory = vc._H5 * np.exp(-ts * float(th.diversity_rate(vc._H_N)))
+    return means(name, traj, "gini_simpson", tuple(int(t) for t in ts), theory)
 
 
 @register("bayes.ols_error_increment", family="bayes", source="Dohmatob, Feng and Kempe 2024, Theorem 1",
@@ -57,5 +58,5 @@ def _ols_error_increment(key, scale):
     name = "bayes.ols_error_increment"
     traj = vr._run(key, "fresh", regimes.replace(vr.T), scale)
     ts = np.asarray(vr.TS)
-    return means(name, traj, "excess_risk", tuple(ts),
+    return means(name, traj, "excess_risk", tuple(int(t) for t in ts),
                  ts * float(th.ols_error_increment(vr.NOISE**2, vr.D, vr.T)))
