@@ -45,6 +45,13 @@ def _sample(model: "AbstractFamily", key, n: int):
     return model.draw_samples(Stream.from_key(key), n, jnp.ones((), model.dtype))
 
 
+@jax.jit
+def _translate(model, delta):
+    """`model.translate(delta)`, one module-level jitted function: the shapes it gives (`.eval_shape`) are
+    cached across calls, where `jax.eval_shape` of a bound method retraced on every `simulate`."""
+    return model.translate(delta)
+
+
 class AbstractFamily(eqx.Module):
     """A generative model: parameters as a pytree, plus how to sample, fit and measure it (see the module).
 
@@ -136,7 +143,7 @@ class AbstractFamily(eqx.Module):
             return
         shape = tuple(np.shape(drift))
         try:
-            out = jax.eval_shape(self.translate, jax.ShapeDtypeStruct(shape, self.dtype))
+            out = _translate.eval_shape(self, jax.ShapeDtypeStruct(shape, self.dtype))
             ok = jax.tree.structure(out) == jax.tree.structure(self) and all(
                 x.shape == np.shape(y) for x, y in zip(jax.tree.leaves(out), jax.tree.leaves(self), strict=True))
         except (TypeError, ValueError):
