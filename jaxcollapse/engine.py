@@ -63,6 +63,7 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.extend.core import jaxpr_as_fun
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -755,9 +756,14 @@ def _blocks_run(ids, key_data, specs: ChainSpec, pid, trips, run: _Run, ndev: in
         out["parts"] = {k: v[:3] for k, v in out["parts"].items()}
         return heads, out
 
+    # The block is traced once: its jaxpr gives the buffers' shapes and is replayed inside the loop (tracing it a
+    # second time, for the shapes, doubled the Python time of every compile).
+    block_jaxpr, block_shapes = jax.make_jaxpr(run_block, return_shape=True)(jnp.zeros((), jnp.int32))
+    block_tree = jax.tree.structure(block_shapes)
+
     def over_blocks(j, carry):
         acc, bufs = carry
-        heads, out = run_block(j)
+        heads, out = jax.tree.unflatten(block_tree, jaxpr_as_fun(block_jaxpr)(j))
         bufs = jax.tree.map(lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, j, 0), bufs, out)
         if not run.levels:
             return acc, bufs
@@ -773,8 +779,7 @@ def _blocks_run(ids, key_data, specs: ChainSpec, pid, trips, run: _Run, ndev: in
         return jax.lax.cond(jnp.any(take), merge, lambda acc: acc, acc), bufs
 
     acc0 = {k: jnp.zeros((g1, npts, qc), dtypes[k].dtype) for k in run.metrics}
-    shapes = jax.eval_shape(lambda: run_block(jnp.zeros((), jnp.int32))[1])
-    bufs0 = jax.tree.map(lambda x: jnp.zeros((nbl,) + x.shape, x.dtype), shapes)
+    bufs0 = jax.tree.map(lambda x: jnp.zeros((nbl,) + x.shape, x.dtype), block_shapes[1])
     # The loop over this device's blocks runs `trips` (= nbl) times, a runtime argument: with a static count of
     # one, XLA would inline the loop and compile the block in another context (other fusions, other rounding) than
     # with two or more, and one device's numbers would differ from four's in the last bits.

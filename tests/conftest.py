@@ -31,7 +31,33 @@ import shutil
 import sys
 import tempfile
 
-import jax
+
+# --------------------------------------------------------------------------- the default suite's speed settings
+#
+# The default suite is compile-bound (every new static configuration is a few seconds of tracing and XLA
+# compilation, most of its CPU time) and must finish in under 6 minutes on 2 cores. So by default
+# - XLA compiles at backend optimization level 0 (`--xla_backend_optimization_level=0`: LLVM without its
+#   optimization passes; measured on tests/test_engine.py + test_gaussian.py, 2 cores: 19% less CPU time). The
+#   numbers are the same arithmetic, up to the last bits where LLVM would have reordered or contracted operations;
+#   every comparison in the suite is statistical, or bitwise between programs compiled with the same flags (the
+#   device-count test sets its own XLA_FLAGS, so it checks the default optimization level);
+# - the runtime shape checks (jaxtyping + beartype, below) are off (12% less).
+# A marker expression on the command line (`pytest -m slow`, `pytest -m ""` for everything) or
+# `JAXCOLLAPSE_TEST_FULL=1` runs at full strength: XLA's default optimization and the shape checks on. The choice is
+# made once by the first process and passed to the xdist workers and subprocesses through the environment.
+def _marker_expression_given() -> bool:
+    return any(a == "-m" or a.startswith("--markexpr") or (a.startswith("-m") and len(a) > 2 and a[2] != "-")
+               for a in sys.argv[1:])
+
+
+if "JAXCOLLAPSE_TEST_FULL" not in os.environ:
+    os.environ["JAXCOLLAPSE_TEST_FULL"] = "1" if _marker_expression_given() else "0"
+FULL = os.environ["JAXCOLLAPSE_TEST_FULL"] not in ("", "0")
+SUITE_XLA_FLAGS = "" if FULL else "--xla_backend_optimization_level=0"
+if SUITE_XLA_FLAGS and SUITE_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), SUITE_XLA_FLAGS) if f)
+
+import jax  # noqa: E402  (after XLA_FLAGS, read when the backend starts)
 import numpy as np
 import pytest
 
@@ -76,7 +102,7 @@ def pytest_unconfigure(config):
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
-TYPECHECK = os.environ.get("JAXCOLLAPSE_NO_TYPECHECK", "0") in ("", "0")
+TYPECHECK = FULL and os.environ.get("JAXCOLLAPSE_NO_TYPECHECK", "0") in ("", "0")
 if TYPECHECK:
     if any(m == "jaxcollapse" or m.startswith("jaxcollapse.") for m in sys.modules):
         TYPECHECK = False  # imported before this file (by a plugin?): too late to hook; see the header
@@ -101,7 +127,91 @@ LONG_TESTS = ("neural_collapse", "error_sources", "regression_collapse", "gaussi
               "predicting_collapse", "wright_fisher", "ngram_collapse")
 
 
+# --------------------------------------------------------------------------- the default suite's cut
+#
+# The default suite must finish in under 6 minutes on the project's 2-core machine from a clean clone (cold compile
+# cache); the whole suite takes about 25. These tests run only under `pytest -m slow`, each with the default-suite
+# test that still checks its feature. Keys are node ids (a whole function, or one parametrization); tests that mark
+# themselves (`@pytest.mark.slow`, test_verify.SLOW_CHECKS, test_devices) are not repeated here.
+SLOW_IN_DEFAULT = {
+    # notebooks: a subprocess each, 50-115 s; their format is checked by default (test_notebook_is_jupytext_percent),
+    # their statistics are the registered checks'
+    "tests/test_notebooks.py::test_notebook_runs": "notebooks run at reduced size under -m slow",
+    # the family x regime x dtype matrix (the regimes' x64 code is shared by all families; the Gaussian's x64
+    # accumulate_subsample, where it crashed, stays: test_accumulate_subsample_float64_through_simulate)
+    "tests/test_engine.py::test_every_family_every_regime_both_precisions": "dtype matrix",
+    "tests/test_engine.py::test_chain_prefix_invariance[replace-exact]": "prefix: replace-samples stays",
+    "tests/test_engine.py::test_chain_prefix_invariance[fresh-exact]": "prefix: replace-samples stays",
+    "tests/test_engine.py::test_chain_prefix_invariance[fresh-samples]": "prefix: replace-samples stays",
+    "tests/test_engine.py::test_chain_prefix_invariance[weighted-exact]": "prefix: accumulate_subsample stays",
+    "tests/test_engine.py::test_collapsed_chains_stay_finite_1d[unbiased]": "finite: [mle] stays",
+    "tests/test_engine.py::test_collapsed_chains_stay_finite_3d": "finite: 1d [mle] stays",
+    "tests/test_bayes.py::test_reduced_sbc_is_calibrated_and_rejects_a_wrong_simulator": "bayes: recovery stays",
+    "tests/test_categorical.py::test_fresh_drift_lag_law": "drift law: the Gaussian's stays",
+    "tests/test_categorical.py::test_regimes_not_covered_by_the_checks[augment-exact]": "the samples case stays",
+    "tests/test_categorical.py::test_regimes_not_covered_by_the_checks[weighted-exact]": "the samples case stays",
+    "tests/test_curation.py::test_categorical_curation_speeds_up_tail_loss": "curation: the Gaussian's stays",
+    "tests/test_forecast.py::test_each_model_on_a_run_csv[regression]": "forecast: the gaussian case stays",
+    "tests/test_gaussian.py::test_exact_statistics_match_the_sample_path[1-25-0.7]": "exact stats: 2 cases stay",
+    "tests/test_gaussian.py::test_exact_statistics_match_the_sample_path[1-3-1.0]": "exact stats: 2 cases stay",
+    "tests/test_gaussian.py::test_exact_statistics_match_the_sample_path[3-2-1.0]": "exact stats: 2 cases stay",
+    "tests/test_gaussian.py::test_exact_statistics_match_the_sample_path[3-20-1.3]": "exact stats: 2 cases stay",
+    "tests/test_gaussian.py::test_exact_statistics_match_the_sample_path[3-3-1.0]": "exact stats: 2 cases stay",
+    "tests/test_kde.py::test_weighted_fresh_real_data": "kde: the accumulate pool test stays",
+    "tests/test_mixture.py::test_component_death_is_flagged_and_collapsed_chains_stay_finite": "mixture: EM, L2 stay",
+    "tests/test_multinomial.py::test_moments_large_K_and_n": "multinomial: GOF, absorbed, zeros stay",
+    "tests/test_multinomial_search.py::test_leaf_rank_equals_searchsorted[4]": "search: [1024] stays",
+    "tests/test_multinomial_search.py::test_leaf_rank_equals_searchsorted[16]": "search: [1024] stays",
+    "tests/test_multinomial_search.py::test_leaf_rank_equals_searchsorted[8192]": "search: [1024] stays",
+    "tests/test_multinomial_search.py::test_rank_equals_searchsorted[5]": "search: [1000] stays",
+    "tests/test_multinomial_search.py::test_rank_equals_searchsorted[2100]": "search: [1000] stays",
+    "tests/test_neural.py::test_neural_drift_runs_in_the_engine": "drift: the MLP translate test stays",
+    "tests/test_neural.py::test_vae_translate_shifts_the_data_and_the_reference": "drift: the MLP's stays",
+    "tests/test_neural.py::test_blocked_training_equals_the_plain_vmap": "neural: fit-key test stays",
+    "tests/test_ngram.py::test_wrong_theory_is_rejected": "wrong theory: categorical's and verify's stay",
+    "tests/test_ngram.py::test_every_regime_runs[fresh]": "ngram: accumulate stays",
+    "tests/test_poisson.py::test_fresh_drift_rate_law": "drift law: the Gaussian's stays",
+    **{f"tests/test_recipes.py::{t}[{fam}]": "run -> config rerun: gaussian and poisson stay (+ kde, mlp, toy)"
+       for t in ("test_run_writes_every_output", "test_config_reruns_bitwise")
+       for fam in ("categorical", "ngram", "regression")},
+    "tests/test_recipes_learned.py::test_run_outputs_and_config_rerun_bitwise[vae]": "learned: mlp stays",
+    "tests/test_recipes_learned.py::test_run_outputs_and_config_rerun_bitwise[mixture]": "learned: mlp stays",
+    "tests/test_recipes_learned.py::test_run_outputs_and_config_rerun_bitwise[decomposition]": "learned: mlp stays",
+    "tests/test_recipes_learned.py::test_mixture_theory_accumulate_and_replace": "verify's mixture check stays",
+    "tests/test_regimes.py::test_every_regime_runs[replace-exact]": "regimes: the samples cases stay",
+    "tests/test_regimes.py::test_every_regime_runs[accumulate-exact]": "regimes: the samples cases stay",
+    "tests/test_regimes.py::test_every_regime_runs[augment-exact]": "regimes: the samples cases stay",
+    "tests/test_regimes.py::test_every_regime_runs[fresh-exact]": "regimes: the samples cases stay",
+    "tests/test_regimes.py::test_every_regime_runs[weighted-exact]": "regimes: the samples cases stay",
+    "tests/test_regimes.py::test_weighted_with_fresh_real_data_runs": "regimes: weighted-samples stays",
+    "tests/test_regression.py::test_exact_statistics_match_the_sample_path[3-12]": "exact stats: [3-2] stays",
+    "tests/test_regression.py::test_wrong_theory_is_rejected": "wrong theory: categorical's and verify's stay",
+    "tests/test_sweep.py::test_two_processes_equal_one": "sweep: kill and resume stays",
+    "tests/test_sweep.py::test_four_devices_bitwise_equal_to_one": "devices: test_devices stays",
+    "tests/test_regression.py::test_downstream_single_and_batched_and_bad_input": "ridge solver test stays",
+    "tests/test_forecast.py::test_warnings_where_the_data_contradict_the_model": "the no-warning test stays",
+    "tests/test_multinomial_search.py::test_leaf_rank_equals_searchsorted[64]": "search: rank [1000] stays",
+    "tests/test_multinomial_search.py::test_categorical_draws_equal_inversion": "search: rank [1000] stays",
+    "tests/test_ngram.py::test_every_regime_runs[accumulate]": "ngram: the replace prefix test stays",
+    "tests/test_regimes.py::test_every_regime_runs[replace-samples]": "regimes: engine prefix tests stay",
+    "tests/test_regimes.py::test_every_regime_runs[fresh-samples]": "regimes: engine prefix tests stay",
+    "tests/test_regimes.py::test_every_regime_runs[accumulate-samples]": "regimes: engine prefix tests stay",
+    "tests/test_recipes_learned.py::test_run_outputs_and_config_rerun_bitwise[kde]": "learned: mlp stays",
+    "tests/test_forecast.py::test_each_model_on_a_run_csv[categorical]": "forecast: diversity decay test stays",
+    "tests/test_forecast.py::test_arviz_future_warning_is_filtered_narrowly": "the filter is in forecast's code",
+    "tests/test_mixture.py::test_chain_prefix_invariance_with_random_init": "prefix: the engine's tests stay",
+    "tests/test_regimes.py::test_every_regime_runs[augment-samples]": "augment: the engine's dtype matrix stays",
+    "tests/test_recipes_learned.py::test_traced_parameters_keep_the_compiled_structure[vae]": "kde, mlp stay",
+    "tests/test_neural.py::test_fit_keys_come_from_the_stream": "stream keys: test_mixture's random init stays",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before the mark plugin deselects by `-m`
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid in SLOW_IN_DEFAULT or item.nodeid.split("[")[0] in SLOW_IN_DEFAULT:
+            item.add_marker(pytest.mark.slow)
+
     def rank(item):
         for i, name in enumerate(LONG_TESTS):
             if f"test_notebook_runs[{name}]" in item.nodeid:
@@ -112,7 +222,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
-    return [f"jaxcollapse {jaxcollapse.__version__}; runtime shape checks (jaxtyping+beartype): {TYPECHECK}"]
+    return [f"jaxcollapse {jaxcollapse.__version__}; runtime shape checks (jaxtyping+beartype): {TYPECHECK}; "
+            f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"]
 
 
 # --------------------------------------------------------------------------- compile counting

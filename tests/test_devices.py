@@ -1,4 +1,5 @@
-"""`simulate(..., devices=k)`: the chain blocks sharded over k devices give bitwise the same arrays.
+"""`simulate(..., devices=k)`: the chain blocks sharded over k devices give bitwise the same arrays (every family
+and k = 1, 2, 4 under `pytest -m slow`; the default suite runs the Gaussian at k = 1 and 4).
 
 Runs in one subprocess with four XLA host devices (`--xla_force_host_platform_device_count=4`, which must
 be set before JAX starts), every family in it: 16 chains in 4 blocks of 4, quantiles of the first 6 chains
@@ -38,10 +39,14 @@ SCRIPT = textwrap.dedent("""\
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=what)
 
     regime = tf.regimes()["weighted"]  # a fixed real set, synthetic and real data weighted
+    names = sys.argv[1].split(",") if len(sys.argv) > 1 else list(tf.families())
+    counts = tuple(int(k) for k in sys.argv[2].split(",")) if len(sys.argv) > 2 else (1, 2, 4)
     for name, model in tf.families().items():
+        if name not in names:
+            continue
         kw = dict(path="samples", quantile_chains=6, blocks=4, record_paths=True, record_params=True)
-        runs = [jc.simulate(jax.random.key(5), model, regime, tf.GENERATIONS, 16, devices=k, **kw) for k in (1, 2, 4)]
-        for k, tr in zip((2, 4), runs[1:]):
+        runs = [jc.simulate(jax.random.key(5), model, regime, tf.GENERATIONS, 16, devices=k, **kw) for k in counts]
+        for k, tr in zip(counts[1:], runs[1:]):
             for field in ("paths", "params", "final", "real"):
                 same(getattr(runs[0], field), getattr(tr, field), f"{name}, {k} devices: {field}")
             for m, s in runs[0].summary.items():
@@ -52,12 +57,32 @@ SCRIPT = textwrap.dedent("""\
 """)
 
 
-def test_devices_bitwise_equal_every_family():
+def _families() -> list[str]:
+    import tiny_families as tf
+
+    return list(tf.families())
+
+
+def _devices_bitwise(families: str | None, counts: str = "1,2,4") -> str:
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
            "JAXCOLLAPSE_NO_TYPECHECK": "1", "PYTHONPATH": str(REPO)}
-    r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, env=env, capture_output=True, text=True,
-                       timeout=900)
+    r = subprocess.run([sys.executable, "-c", SCRIPT, families or ",".join(_families()), counts], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=900)
     assert r.returncode == 0 and "DEVICES OK" in r.stdout, r.stdout[-2000:] + r.stderr[-3000:]
+    return r.stdout
+
+
+def test_devices_bitwise_equal_one_family():
+    """The default suite's share (its time limit): the Gaussian on the sample path, k = 1 and 4 (quantile chains on
+    two devices); every family and k = 1, 2, 4 under `pytest -m slow`."""
+    out = _devices_bitwise("gaussian", "1,4")
+    assert "OK gaussian" in out
+
+
+@pytest.mark.slow
+def test_devices_bitwise_equal_every_family():
+    out = _devices_bitwise(None)
+    assert {ln[3:] for ln in out.splitlines() if ln.startswith("OK ")} == set(_families()), out
 
 
 @pytest.mark.parametrize("devices, blocks, message", [

@@ -140,19 +140,29 @@ TINY = {
 }
 
 
-@pytest.fixture(scope="module")
-def family_runs(tmp_path_factory):
-    """Each family at a tiny size (3 generations but the Gaussian's), then its config.toml run again."""
-    runs = {}
-    for family in FAMILIES:
-        base = tmp_path_factory.mktemp(family)
+class _LazyRuns(dict):
+    """{family: (out, again, first, second)}, each family run (then its config.toml rerun) on first use, so a test
+    deselected by the default suite's cut (conftest.SLOW_IN_DEFAULT) costs nothing."""
+
+    def __init__(self, factory):
+        super().__init__()
+        self.factory = factory
+
+    def __missing__(self, family):
+        base = self.factory.mktemp(family)
         out, again = base / "out", base / "again"
         size = [] if "--generations" in TINY[family] else ["--generations", "3"]
         first = _run(["run", "--family", family, *TINY[family], *size, "--out", str(out)])
         second = (_run(["run", "--config", str(out / "config.toml"), "--out", str(again), "--quiet"])
                   if first[0] == 0 else None)
-        runs[family] = (out, again, first, second)
-    return runs
+        self[family] = (out, again, first, second)
+        return self[family]
+
+
+@pytest.fixture(scope="module")
+def family_runs(tmp_path_factory):
+    """Each family at a tiny size (3 generations but the Gaussian's), then its config.toml run again."""
+    return _LazyRuns(tmp_path_factory)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SUITE_XLA_FLAGS
 from conftest import Z_BOUND, count_compiles
 
 import jaxcollapse
@@ -75,8 +76,9 @@ def no_compute(monkeypatch):
 def _env(**extra):
     env = dict(os.environ)
     env.update({"JAXCOLLAPSE_NO_TYPECHECK": "1", "PYTHONPATH": str(REPO), **extra})
-    env.pop("XLA_FLAGS", None)
-    env.update({k: v for k, v in extra.items() if k == "XLA_FLAGS"})
+    # the suite's own XLA flags (conftest.SUITE_XLA_FLAGS: the optimization level the in-process runs compiled at, so
+    # the subprocess's numbers are comparable bit for bit), plus the test's (host devices)
+    env["XLA_FLAGS"] = " ".join(f for f in (SUITE_XLA_FLAGS, extra.get("XLA_FLAGS", "")) if f)
     return env
 
 

@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
-from jax.scipy.special import digamma, gammaln, polygamma
+from jax.scipy.special import digamma, gammaln, polygamma, zeta
 from jaxtyping import Array, ArrayLike, Float
 
 __all__ = [
@@ -399,18 +399,23 @@ def accumulate_mle_mean_sq_err(t: ArrayLike, n: ArrayLike, sigma2: ArrayLike = 1
     r"""$E(\mu_t - \mu)^2 = \sigma^2[1 - \prod_{j=1}^t (1 - \tfrac{1}{n j^2})]$: MLE, accumulate.
 
     `mean_sq_err_recursion` with $a_t = 1/t$, valid because the MLE conserves
-    $E[(\mu_t-\mu)^2 + \sigma_t^2] = \sigma^2$ under accumulate. With $x = n^{-1/2}$,
-    $\prod_{j\le t}(1 - x^2/j^2) = \Gamma(t+1-x)\Gamma(t+1+x)/[\Gamma(1-x)\Gamma(1+x)\Gamma(t+1)^2]$,
-    evaluated with `gammaln` for any array `t`. Needs $n > 1$.
+    $E[(\mu_t-\mu)^2 + \sigma_t^2] = \sigma^2$ under accumulate. With $x = n^{-1/2}$ the product is
+    Euler's infinite product divided by its tail (derived here):
+    $\ln\prod_{j\le t}(1 - x^2/j^2) = \ln\frac{\sin\pi x}{\pi x} - \sum_{j>t}\ln(1 - x^2/j^2)
+    = \ln\frac{\sin\pi x}{\pi x} + \sum_{k\ge1}\frac{x^{2k}}{k}\zeta(2k, t+1)$ (Hurwitz zeta), summed to
+    48 terms (the terms fall by $x^2/(t+1)^2 \le 1/2$). Unlike $\Gamma(t+1-x)\Gamma(t+1+x)/[\Gamma(1-x)
+    \Gamma(1+x)\Gamma(t+1)^2]$ through `gammaln`, whose terms near $\ln\Gamma(t+1)$ cancel (relative error
+    2.8e-5 at $t = 10^8$), it stays accurate for any $t$. Needs $n > 1$.
 
     Source: derived here; the accumulate setting of Gerstgrasser et al. 2024, Kazdan et al. 2024 and
     Dey and Donoho 2024.
     """
-    t, n = _f(t), _f(n)
-    x = 1.0 / jnp.sqrt(n)
-    log_prod = (gammaln(t + 1.0 - x) + gammaln(t + 1.0 + x) - gammaln(1.0 - x) - gammaln(1.0 + x)
-                - 2.0 * gammaln(t + 1.0))
-    return _f(sigma2) * -jnp.expm1(log_prod)
+    t, n = jnp.broadcast_arrays(_f(t), _f(n))
+    x2 = 1.0 / n
+    k = jnp.arange(1, 49, dtype=t.dtype).reshape((1,) * t.ndim + (48,))
+    tail = jnp.sum(x2[..., None] ** k / k * zeta(2.0 * k, t[..., None] + 1.0), axis=-1)
+    log_prod = jnp.log(jnp.sinc(jnp.sqrt(x2))) + tail
+    return _f(sigma2) * jnp.where(t == 0, 0.0, -jnp.expm1(log_prod))
 
 
 def accumulate_mle_mean_sq_err_limit(n: ArrayLike, sigma2: ArrayLike = 1.0) -> Float[Array, "..."]:
