@@ -3,10 +3,11 @@
 Strict settings, as in equinox's and diffrax's suites:
 
 - `jax_numpy_rank_promotion = "raise"`: every broadcast in jaxcollapse must be explicit.
-- Runtime shape checking: every `jaxcollapse` module imported during the session gets
+- Runtime shape checking, in a full-strength run (any `-m` expression, or `JAXCOLLAPSE_TEST_FULL=1`; see
+  "the default suite's speed settings" below): every `jaxcollapse` module imported during the session gets
   `@jaxtyped(typechecker=beartype)` on its functions and dataclasses (jaxtyping's import hook,
   the same as `pytest --jaxtyping-packages=jaxcollapse,beartype.beartype`). Set
-  `JAXCOLLAPSE_NO_TYPECHECK=1` to switch it off (e.g. to time the suite without it).
+  `JAXCOLLAPSE_NO_TYPECHECK=1` to switch it off there too.
 - x64 is *not* switched on globally: tests that need float64 use `with jaxcollapse.x64():`
   and build their models inside the block.
 - `filterwarnings = error` and the `slow` marker live in pyproject.toml.
