@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SUITE_XLA_FLAGS
-from conftest import Z_BOUND, count_compiles
+from conftest import SUITE_XLA_FLAGS, Z_BOUND, count_compiles
 
 import jaxcollapse
 from jaxcollapse import cli, sweep
