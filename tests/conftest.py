@@ -291,6 +291,42 @@ def typecheck_off():
         jaxtyping.config.update("jaxtyping_disable", old)
 
 
+# --------------------------------------------------------------------------- CLI and fixture helpers
+
+
+def run_cli(argv) -> tuple[int, str, str]:
+    """`jaxcollapse.cli.main(argv)` in-process (sharing the worker's compiled programs), stdout and stderr
+    captured: (exit code, stdout, stderr)."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from jaxcollapse import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def load_npz(path) -> dict[str, np.ndarray]:
+    """Every array of an `.npz` file, loaded."""
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+class LazyDict(dict):
+    """`{key: make(key)}`, each value made on first use: a module fixture of per-family runs costs nothing for a
+    family whose tests the default suite's cut (`SLOW_IN_DEFAULT`) deselected."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        self[key] = value = self.make(key)
+        return value
+
+
 # --------------------------------------------------------------------------- statistics helpers
 
 

@@ -10,16 +10,15 @@ any exceeding 4 is under 0.1%).
 from __future__ import annotations
 
 import csv
-import io
 import math
 import shutil
 import subprocess
 import sys
 import tomllib
-from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
+from conftest import load_npz, run_cli
 
 from jaxcollapse import cli, recipes
 
@@ -28,19 +27,6 @@ FILES = {"results.npz", "summary.csv", "chains_replace_trace.csv", "chains_accum
          "chains_fresh_trace.csv", "config.toml", "table.txt", "variance.png"}
 ONE = {"results.npz", "summary.csv", "chains_replace_trace.csv", "config.toml", "table.txt", "variance.png"}
 GAUSSIAN = recipes.get("gaussian")
-
-
-def _run(argv):
-    """`main(argv)` with stdout and stderr captured: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
-def _npz(path) -> dict[str, np.ndarray]:
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
 
 
 def _table_rows(text: str) -> list[list[str]]:
@@ -59,7 +45,7 @@ def _table_rows(text: str) -> list[list[str]]:
 def default_run(tmp_path_factory):
     """The default experiment at a tiny size (regimes replace, accumulate, fresh; n = 100)."""
     out = tmp_path_factory.mktemp("cli") / "out"
-    code, stdout, stderr = _run(["run", *SMALL, "--out", str(out)])
+    code, stdout, stderr = run_cli(["run", *SMALL, "--out", str(out)])
     return out, code, stdout, stderr
 
 
@@ -81,7 +67,7 @@ def test_png_opens(default_run):
 
 def test_results_npz_and_summary_csv_agree(default_run):
     out = default_run[0]
-    z = _npz(out / "results.npz")
+    z = load_npz(out / "results.npz")
     for regime in ("replace", "accumulate", "fresh"):
         np.testing.assert_array_equal(z[f"{regime}/generation"], np.arange(6))
         assert z[f"{regime}/mean/trace"].shape == (6,)
@@ -101,7 +87,7 @@ def test_results_npz_and_summary_csv_agree(default_run):
 def test_chains_csv_per_regime(default_run):
     """One per-chain CSV per regime: the comment line `forecast` reads, the header, one row per generation."""
     out = default_run[0]
-    z = _npz(out / "results.npz")
+    z = load_npz(out / "results.npz")
     for regime in ("replace", "accumulate", "fresh"):
         path = out / f"chains_{regime}_trace.csv"
         lines = path.read_text().splitlines()
@@ -124,9 +110,9 @@ def test_config_toml_is_the_resolved_config_and_reproduces_the_run(default_run, 
     assert conf["family"] == "gaussian"
     assert conf["gaussian"] == {"dim": 1, "estimator": "mle", "mean": 0.0, "variance": 1.0}
     again = tmp_path / "again"
-    code, _, err = _run(["run", "--config", str(out / "config.toml"), "--out", str(again)])
+    code, _, err = run_cli(["run", "--config", str(out / "config.toml"), "--out", str(again)])
     assert code == 0, err
-    a, b = _npz(out / "results.npz"), _npz(again / "results.npz")
+    a, b = load_npz(out / "results.npz"), load_npz(again / "results.npz")
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
@@ -140,7 +126,7 @@ def test_table_theory_and_z(default_run):
     rows = _table_rows(stdout)
     assert len(rows) == 3 * 2 * 2  # regimes x (trace, mean_sq_err) x t in (1, G = 5)
     assert {int(r[2]) for r in rows} == {1, 5}
-    z = _npz(out / "results.npz")
+    z = load_npz(out / "results.npz")
     theory = {}
     for regime, metric, t, th, sim, zs in rows:
         t = int(t)
@@ -177,12 +163,12 @@ def test_toml_config_and_flag_override(tmp_path):
     conf.write_text('regimes = ["replace"]\nn = 50\nchains = 200\ngenerations = 5\nseed = 3\n'
                     '[gaussian]\nvariance = 2.0\n')
     out = tmp_path / "out"
-    code, stdout, err = _run(["run", "--config", str(conf), "--n", "20", "--out", str(out)])
+    code, stdout, err = run_cli(["run", "--config", str(conf), "--n", "20", "--out", str(out)])
     assert code == 0, err
     resolved = tomllib.loads((out / "config.toml").read_text())
     assert (resolved["n"], resolved["seed"], resolved["regimes"]) == (20, 3, ["replace"])  # flag beats file
     assert resolved["gaussian"]["variance"] == 2.0
-    z = _npz(out / "results.npz")
+    z = load_npz(out / "results.npz")
     assert {k.split("/")[0] for k in z} == {"replace", "theory"}
     assert z["replace/mean/trace"][0] == pytest.approx(2.0)
     # the theory curve follows the resolved n = 20 and sigma^2 = 2
@@ -194,10 +180,10 @@ def test_refuses_non_empty_output_unless_forced(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     argv = ["run", *SMALL, "--regime", "replace", "--out", str(out)]
-    code, _, err = _run(argv)
+    code, _, err = run_cli(argv)
     assert code == 2 and len(err.splitlines()) == 1 and "--force" in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    code, _, err = _run(argv + ["--force"])
+    code, _, err = run_cli(argv + ["--force"])
     assert code == 0, err
     assert {p.name for p in out.iterdir()} == ONE
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing left beside it
@@ -206,22 +192,22 @@ def test_refuses_non_empty_output_unless_forced(tmp_path):
 def test_empty_existing_output_folder_is_used(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    code, _, err = _run(["run", *SMALL, "--regime", "replace", "--out", str(out)])
+    code, _, err = run_cli(["run", *SMALL, "--regime", "replace", "--out", str(out)])
     assert code == 0, err
     assert {p.name for p in out.iterdir()} == ONE
 
 
 def test_quiet_prints_nothing(tmp_path):
-    code, stdout, err = _run(["run", *SMALL, "--regime", "replace", "--quiet", "--out", str(tmp_path / "q")])
+    code, stdout, err = run_cli(["run", *SMALL, "--regime", "replace", "--quiet", "--out", str(tmp_path / "q")])
     assert code == 0 and stdout == "" and err == ""
     assert {p.name for p in (tmp_path / "q").iterdir()} == ONE
 
 
 @pytest.mark.slow  # float64 is exercised by every verify check; kept out of the 10-minute suite
 def test_x64_writes_float64(tmp_path):
-    code, _, err = _run(["run", *SMALL, "--regime", "replace", "--x64", "--out", str(tmp_path / "o")])
+    code, _, err = run_cli(["run", *SMALL, "--regime", "replace", "--x64", "--out", str(tmp_path / "o")])
     assert code == 0, err
-    z = _npz(tmp_path / "o" / "results.npz")
+    z = load_npz(tmp_path / "o" / "results.npz")
     assert z["replace/mean/trace"].dtype == np.float64
 
 
@@ -275,7 +261,7 @@ def test_bad_input_one_line_exit_2_nothing_written(case, tmp_path, no_run):
     extra = extra(cfg_dir) if callable(extra) else extra
     work = tmp_path / "work"
     work.mkdir()
-    code, stdout, err = _run(["run", *SMALL, "--out", str(work / "out"), *extra])
+    code, stdout, err = run_cli(["run", *SMALL, "--out", str(work / "out"), *extra])
     assert code == 2
     lines = err.splitlines()
     assert len(lines) == 1, err
@@ -285,11 +271,11 @@ def test_bad_input_one_line_exit_2_nothing_written(case, tmp_path, no_run):
 
 
 def test_no_command_and_help():
-    code, _, err = _run([])
+    code, _, err = run_cli([])
     assert code == 2 and len(err.splitlines()) == 1
-    code, stdout, _ = _run(["run", "--help"])
+    code, stdout, _ = run_cli(["run", "--help"])
     assert code == 0 and "--generations" in stdout
-    code, _, err = _run(["frobnicate"])
+    code, _, err = run_cli(["frobnicate"])
     assert code == 2 and len(err.splitlines()) == 1 and err.startswith("jaxcollapse: error: ")
 
 
@@ -302,7 +288,7 @@ def test_bench_passes_arguments_through(tmp_path, monkeypatch, capfd):
     assert cli.main(["bench", "--quick", "--n", "7"]) == 3  # the script's exit status
     assert "ARGS ['--quick', '--n', '7']" in capfd.readouterr().out  # the child writes to fd 1
     monkeypatch.setattr(bench, "bench_script", lambda: tmp_path / "missing.py")
-    code, _, err = _run(["bench"])
+    code, _, err = run_cli(["bench"])
     assert code == 2 and len(err.splitlines()) == 1 and "not found" in err
 
 
@@ -338,12 +324,12 @@ def _verify_module():
 
 def test_verify_list_and_one_check():
     V = _verify_module()
-    code, stdout, err = _run(["verify", "--list"])
+    code, stdout, err = run_cli(["verify", "--list"])
     assert code == 0, err
     listed = [line.split()[0] for line in stdout.splitlines() if line.strip()]
     assert listed == list(V.REGISTRY)
     name = next(iter(V.REGISTRY))
-    code, stdout, err = _run(["verify", "--check", name, "--scale", "0.05"])
+    code, stdout, err = run_cli(["verify", "--check", name, "--scale", "0.05"])
     assert code == 0, (stdout, err)
     last = stdout.strip().splitlines()[-1]
     assert "comparisons passed in 1 checks" in last and last.endswith("all passed")
@@ -356,7 +342,7 @@ def test_verify_bad_input():
     for argv, expect in ((["verify", "--check", name + "x"], "unknown check"),
                          (["verify", "--scale", "0"], "--scale"),
                          (["verify", "--family", "gausian"], "unknown family")):
-        code, _, err = _run(argv)
+        code, _, err = run_cli(argv)
         assert code == 2 and len(err.splitlines()) == 1 and expect in err, err
 
 
@@ -415,7 +401,7 @@ def test_every_overlay_agrees_with_simulation(extra, tmp_path):
     argv = ["run", "--chains", "20000", "--generations", "20", "--n", "20", "--n-real", "8", "--lam", "0.6",
             "--w", "0.3", "--regime", "replace", "accumulate", "fresh", "augment", "weighted",
             "--metrics", "trace", "mean_sq_err", "--out", str(tmp_path / "o"), *extra]
-    code, stdout, err = _run(argv)
+    code, stdout, err = run_cli(argv)
     assert code == 0, err
     rows = [r for r in _table_rows_any(stdout) if r[5] != "—"]
     assert rows  # every configuration here has at least one closed form

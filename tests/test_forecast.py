@@ -23,6 +23,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from conftest import LazyDict
 
 import jaxcollapse as jc
 from jaxcollapse import bayes, cli
@@ -67,32 +68,24 @@ def read_run_csv(path: Path) -> np.ndarray:
     return np.loadtxt(path, delimiter=",", comments="#", skiprows=2)[:, 1:]
 
 
-class _LazyRuns(dict):
-    """{family: (csv path, values)}, each family's run made on first use (a test deselected by the default suite's
-    cut, conftest.SLOW_IN_DEFAULT, costs nothing)."""
-
-    def __init__(self, folder):
-        super().__init__()
-        self.folder = folder
-
-    def __missing__(self, fam):
-        i = list(RUNS).index(fam)
-        metric, _model, n, gens, _build = RUNS[fam]
-        dest = self.folder / fam
-        argv = ["run", "--family", fam, *RUN_FLAGS[fam], "--regime", "replace", "--n", str(n), "--generations",
-                str(gens), "--chains", str(CHAINS), "--paths-chains", str(CHAINS), "--seed", str(40 + i),
-                "--out", str(dest), "--quiet"]
-        assert cli.main(argv) == 0, argv
-        f = dest / f"chains_replace_{metric}.csv"
-        self[fam] = (f, read_run_csv(f))
-        return self[fam]
+def _run_csv(folder: Path, fam: str) -> tuple[Path, np.ndarray]:
+    """`jaxcollapse run` of `fam` under replace; its headline metric's per-chain CSV and values."""
+    metric, _model, n, gens, _build = RUNS[fam]
+    dest, seed = folder / fam, 40 + list(RUNS).index(fam)
+    argv = ["run", "--family", fam, *RUN_FLAGS[fam], "--regime", "replace", "--n", str(n), "--generations",
+            str(gens), "--chains", str(CHAINS), "--paths-chains", str(CHAINS), "--seed", str(seed),
+            "--out", str(dest), "--quiet"]
+    assert cli.main(argv) == 0, argv
+    f = dest / f"chains_replace_{metric}.csv"
+    return f, read_run_csv(f)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """{family: (csv path, values)}: the per-chain CSV of the headline metric that `jaxcollapse run` wrote for
     each family under replace (in-process, so the compiled programs are shared with the rest of the suite)."""
-    return _LazyRuns(tmp_path_factory.mktemp("run"))
+    folder = tmp_path_factory.mktemp("run")
+    return LazyDict(lambda fam: _run_csv(folder, fam))
 
 
 def forecast(args, capsys):

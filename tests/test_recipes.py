@@ -12,29 +12,16 @@ The CLI runs in-process (`main([...])`), so runs of the same shapes share their 
 
 from __future__ import annotations
 
-import io
 import tomllib
-from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
+from conftest import LazyDict, load_npz, run_cli
 
 from jaxcollapse import cli, recipes, regimes
 from jaxcollapse.recipes import Param, Recipe
 
 FAMILIES = ("categorical", "gaussian", "ngram", "poisson", "regression")
-
-
-def _run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
-def _npz(path) -> dict[str, np.ndarray]:
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
 
 
 # --------------------------------------------------------------------------- the schema
@@ -140,29 +127,21 @@ TINY = {
 }
 
 
-class _LazyRuns(dict):
-    """{family: (out, again, first, second)}, each family run (then its config.toml rerun) on first use, so a test
-    deselected by the default suite's cut (conftest.SLOW_IN_DEFAULT) costs nothing."""
-
-    def __init__(self, factory):
-        super().__init__()
-        self.factory = factory
-
-    def __missing__(self, family):
-        base = self.factory.mktemp(family)
-        out, again = base / "out", base / "again"
-        size = [] if "--generations" in TINY[family] else ["--generations", "3"]
-        first = _run(["run", "--family", family, *TINY[family], *size, "--out", str(out)])
-        second = (_run(["run", "--config", str(out / "config.toml"), "--out", str(again), "--quiet"])
-                  if first[0] == 0 else None)
-        self[family] = (out, again, first, second)
-        return self[family]
+def _run_and_rerun(factory, family):
+    """`family` at a tiny size (3 generations but the Gaussian's), then its config.toml run again."""
+    base = factory.mktemp(family)
+    out, again = base / "out", base / "again"
+    size = [] if "--generations" in TINY[family] else ["--generations", "3"]
+    first = run_cli(["run", "--family", family, *TINY[family], *size, "--out", str(out)])
+    second = (run_cli(["run", "--config", str(out / "config.toml"), "--out", str(again), "--quiet"])
+              if first[0] == 0 else None)
+    return out, again, first, second
 
 
 @pytest.fixture(scope="module")
 def family_runs(tmp_path_factory):
     """Each family at a tiny size (3 generations but the Gaussian's), then its config.toml run again."""
-    return _LazyRuns(tmp_path_factory)
+    return LazyDict(lambda family: _run_and_rerun(tmp_path_factory, family))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -200,7 +179,7 @@ def test_run_writes_every_output(family, family_runs):
     header = (out / "summary.csv").read_text().splitlines()[0].split(",")
     recorded = recipe.metrics(params)
     assert header == ["generation"] + [f"{r}/{m}/{s}" for r in regs for m in recorded for s in ("mean", "std")]
-    z = _npz(out / "results.npz")
+    z = load_npz(out / "results.npz")
     for r in regs:
         assert z[f"{r}/mean/{metric}"].shape == (G + 1,)
 
@@ -214,7 +193,7 @@ def test_config_reruns_bitwise(family, family_runs):
     for p in out.iterdir():
         if p.suffix in (".csv", ".toml", ".txt"):
             assert p.read_bytes() == (again / p.name).read_bytes(), p.name
-    a, b = _npz(out / "results.npz"), _npz(again / "results.npz")
+    a, b = load_npz(out / "results.npz"), load_npz(again / "results.npz")
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
@@ -222,12 +201,12 @@ def test_config_reruns_bitwise(family, family_runs):
 
 def test_flags_override_the_config(family_runs, tmp_path):
     out = family_runs["poisson"][0]
-    code, _, err = _run(["run", "--config", str(out / "config.toml"), "--rate", "2.0", "--out", str(tmp_path / "o"),
+    code, _, err = run_cli(["run", "--config", str(out / "config.toml"), "--rate", "2.0", "--out", str(tmp_path / "o"),
                          "--quiet"])
     assert code == 0, err
     conf = tomllib.loads((tmp_path / "o" / "config.toml").read_text())
     assert conf["poisson"]["rate"] == 2.0 and conf["n"] == 5 and conf["chains"] == 16
-    z = _npz(tmp_path / "o" / "results.npz")
+    z = load_npz(tmp_path / "o" / "results.npz")
     assert z["replace/mean/rate"][0] == pytest.approx(2.0) and z["truth/rate"] == pytest.approx(2.0)
 
 
@@ -264,19 +243,19 @@ def test_a_recipe_registered_from_a_test_runs_and_reruns(shifted, tmp_path):
     assert "shifted_gaussian" in recipes.names()
     with pytest.raises(ValueError, match="registered already"):
         recipes.register(type("Other", (ShiftedGaussian,), {}))
-    code, stdout, _ = _run(["run", "--family", "shifted_gaussian", "--help"])
+    code, stdout, _ = run_cli(["run", "--family", "shifted_gaussian", "--help"])
     assert code == 0 and "--shift" in stdout and "default: 0.5" in stdout and "--drift" not in stdout
     out = tmp_path / "out"
-    code, stdout, err = _run(["run", "--family", "shifted_gaussian", "--shift", "2.0", "--devices", "1",
+    code, stdout, err = run_cli(["run", "--family", "shifted_gaussian", "--shift", "2.0", "--devices", "1",
                               "--out", str(out)])
     assert code == 0, err
     assert "trace" in stdout and "—" not in stdout.split("replace", 1)[1].splitlines()[0]  # theory shown
     assert (out / "trace.png").is_file()  # the default figure
     conf = (out / "config.toml").read_text()
     assert 'family = "shifted_gaussian"' in conf and "[shifted_gaussian]\nshift = 2.0" in conf
-    z = _npz(out / "results.npz")
+    z = load_npz(out / "results.npz")
     assert z["replace/mean/mean_sq_err"][0] == 0.0
-    code, _, err = _run(["run", "--config", str(out / "config.toml"), "--out", str(tmp_path / "again"), "--quiet"])
+    code, _, err = run_cli(["run", "--config", str(out / "config.toml"), "--out", str(tmp_path / "again"), "--quiet"])
     assert code == 0, err
     assert (out / "summary.csv").read_bytes() == (tmp_path / "again" / "summary.csv").read_bytes()
 
@@ -355,7 +334,7 @@ def test_bad_input_one_line_exit_2_nothing_written(case, tmp_path, no_run):
     work.mkdir()
     if "--out" not in argv:
         argv += ["--out", str(work / "out")]
-    code, stdout, err = _run(["run", *argv, "--generations", "3"])
+    code, stdout, err = run_cli(["run", *argv, "--generations", "3"])
     lines = err.splitlines()
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("jaxcollapse: error: ") and expect in lines[0], lines[0]

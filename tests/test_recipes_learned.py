@@ -11,14 +11,11 @@ reached. Statistical test (the mixture's accumulate law, derived in `jaxcollapse
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
-
 import numpy as np
 import pytest
-from conftest import Z_BOUND
+from conftest import Z_BOUND, load_npz, run_cli
 
-from jaxcollapse import cli, recipes
+from jaxcollapse import recipes
 
 # tiny runs: one compile per recipe (and per decomposition source but the statistical one)
 TINY = {
@@ -37,23 +34,11 @@ FIGURES = {"mixture": ["mixture.png"], "decomposition": ["decomposition.png", "r
            "vae": ["vae.png"], "mlp": ["mlp.png"]}
 
 
-def _main(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
-def _npz(path) -> dict[str, np.ndarray]:
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
-
-
 @pytest.mark.parametrize("family", list(TINY))
 def test_run_outputs_and_config_rerun_bitwise(family, tmp_path):
     recipe = recipes.get(family)
     first, second = tmp_path / "a", tmp_path / "b"
-    code, stdout, stderr = _main(["run", "--family", family, *TINY[family], "--out", str(first)])
+    code, stdout, stderr = run_cli(["run", "--family", family, *TINY[family], "--out", str(first)])
     assert code == 0, stderr
     regimes = REGIMES[family]
     metric = recipe.headline[0]
@@ -82,11 +67,11 @@ def test_run_outputs_and_config_rerun_bitwise(family, tmp_path):
     for name in FIGURES[family]:
         assert (first / name).stat().st_size > 0
     # the written config reruns bitwise
-    code, _, stderr = _main(["run", "--config", str(first / "config.toml"), "--out", str(second), "--quiet"])
+    code, _, stderr = run_cli(["run", "--config", str(first / "config.toml"), "--out", str(second), "--quiet"])
     assert code == 0, stderr
     for name in ["summary.csv", "table.txt", *(f"chains_{r}_{metric}.csv" for r in regimes)]:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
-    a, b = _npz(first / "results.npz"), _npz(second / "results.npz")
+    a, b = load_npz(first / "results.npz"), load_npz(second / "results.npz")
     assert a.keys() == b.keys()
     for k in a:
         assert a[k].dtype == b[k].dtype and a[k].tobytes() == b[k].tobytes(), k
@@ -119,7 +104,7 @@ def test_run_outputs_and_config_rerun_bitwise(family, tmp_path):
 def test_bad_input_one_line_exit_2_nothing_written(argv, expect, tmp_path, no_run):
     work = tmp_path / "work"
     work.mkdir()
-    code, stdout, stderr = _main(["run", *argv, "--out", str(work / "out")])
+    code, stdout, stderr = run_cli(["run", *argv, "--out", str(work / "out")])
     assert code == 2 and stdout == ""
     lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("jaxcollapse: error: ") and expect in lines[0], lines
@@ -129,7 +114,7 @@ def test_bad_input_one_line_exit_2_nothing_written(argv, expect, tmp_path, no_ru
 def test_config_of_another_family_is_refused(tmp_path, no_run):
     cfg = tmp_path / "c.toml"
     cfg.write_text('family = "kde"\nn = 10\n[kde]\nh = 0.2\n')
-    code, _, stderr = _main(["run", "--family", "mixture", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    code, _, stderr = run_cli(["run", "--family", "mixture", "--config", str(cfg), "--out", str(tmp_path / "o")])
     assert code == 2 and "a config of family 'kde'" in stderr and not (tmp_path / "o").exists()
 
 
