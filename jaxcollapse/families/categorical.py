@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
+from .._batching import cond_any
 from .._multinomial import (
     categorical_draws,
     default_capacity,
@@ -264,8 +265,8 @@ class Categorical(AbstractFamily):
     def _sampling_weights(self, temperature) -> Float[Array, " K"]:
         """`sampling_probs` up to a positive constant (the samplers normalize their cumulative sums)."""
         tau = jnp.asarray(temperature, self.dtype)
-        # tau = 1 (the common case) skips K logs and exps; a real branch when tau is the same for all chains
-        q = jax.lax.cond(tau == 1, lambda: self.p, lambda: self._tempered(tau))
+        # tau = 1 (the common case) skips K logs and exps (a branch even under the engine's vmaps: `cond_any`)
+        q = cond_any(tau != 1, lambda: self._tempered(tau), lambda: self.p)
         if self.top_k is not None and self.top_k < self.K:
             _, idx = jax.lax.top_k(q, self.top_k)  # ties: the lower index first
             q = jnp.zeros_like(q).at[idx].set(q[idx])
@@ -292,7 +293,7 @@ class Categorical(AbstractFamily):
         n = jnp.asarray(n, self.dtype)
         if self.top_k is None and self.top_p is None:
             tau = jnp.asarray(temperature, self.dtype)
-            cdf = jax.lax.cond(tau == 1, lambda: self.cdf, lambda: monotone_cumsum(self._tempered(tau)))
+            cdf = cond_any(tau != 1, lambda: monotone_cumsum(self._tempered(tau)), lambda: self.cdf)
         else:
             cdf = monotone_cumsum(self._sampling_weights(temperature))
         counts, cum = multinomial_cumulative(stream, n, cdf, self.capacity)
