@@ -135,6 +135,13 @@ LONG_TESTS = ("neural_collapse", "error_sources", "regression_collapse", "gaussi
 # test that still checks its feature. Keys are node ids (a whole function, or one parametrization); tests that mark
 # themselves (`@pytest.mark.slow`, test_verify.SLOW_CHECKS, test_devices) are not repeated here.
 SLOW_IN_DEFAULT = {
+    # interrupts: a subprocess each (compiles of their own); the default suite keeps run's import and mid-scan
+    # moments (the crash and the swallowed interrupt), which go through the same handler and console exit
+    "tests/test_interrupts.py::test_run_interrupted[compile]": "the same exit path as the mid-scan case",
+    "tests/test_interrupts.py::test_sweep_interrupted_then_resumed": "sweep: the same handler; resume is tested by "
+                                                                     "test_sweep's kill/resume",
+    "tests/test_interrupts.py::test_verify_interrupted": "verify: the same handler and exit",
+    "tests/test_interrupts.py::test_forecast_interrupted": "forecast: the same handler and exit",
     # notebooks: a subprocess each, 50-115 s; their format is checked by default (test_notebook_is_jupytext_percent),
     # their statistics are the registered checks'
     "tests/test_notebooks.py::test_notebook_runs": "notebooks run at reduced size under -m slow",

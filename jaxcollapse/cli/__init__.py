@@ -12,8 +12,10 @@ Ctrl-C exits with 130, leaving nothing half-written.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
+from . import _common
 from ._common import PROG as PROG
 from ._common import CLIError as CLIError
 from ._common import _suggest
@@ -48,8 +50,24 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``jaxcollapse`` console script; returns the exit status."""
+    """Entry point of the ``jaxcollapse`` console script; returns the exit status.
+
+    Called with `argv` None (the console script, ``python -m jaxcollapse``), an interrupt ends the process at once
+    with status 130 (`os._exit`, after the output's staging folder is removed): returning through the interpreter's
+    shutdown while XLA's threads were still computing crashed it (a segfault, exit -11)."""
+    console = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
+    if console:
+        _common.install_interrupt_handler()
+    code = _main(argv)
+    if console and code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return code
+
+
+def _main(argv: list[str]) -> int:
     try:
         if not argv:
             raise CLIError(f"choose a command: {', '.join(COMMANDS)} (see '{PROG} --help')")
@@ -63,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         if cmd not in COMMANDS:
             raise CLIError(f"unknown command {cmd!r}{_suggest(cmd, COMMANDS)}; choose one of {', '.join(COMMANDS)} "
                            f"(see '{PROG} --help')")
-        return importlib.import_module(COMMANDS[cmd][0]).main(argv[1:])
+        code = importlib.import_module(COMMANDS[cmd][0]).main(argv[1:])
+        _common.raise_if_interrupted()  # an interrupt swallowed on the way (see `_common._on_sigint`)
+        return code
     except CLIError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.code

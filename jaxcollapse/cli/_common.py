@@ -14,6 +14,7 @@ import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -126,6 +127,74 @@ def _writable_parent(out: Path) -> Path:
     return parent
 
 
+# --------------------------------------------------------------------------- interrupts
+_INTERRUPTED = False
+
+
+def _on_sigint(signum, frame):
+    """The CLI's SIGINT handler: remember the interrupt, then raise `KeyboardInterrupt` as Python's own does.
+
+    Remembering it matters because some code swallows the exception: `import jax` catches a KeyboardInterrupt
+    raised during its plugin discovery, prints it and goes on, so without the flag a Ctrl-C in the first second
+    of a run was lost and the run finished."""
+    global _INTERRUPTED
+    _INTERRUPTED = True
+    raise KeyboardInterrupt
+
+
+def install_interrupt_handler() -> None:
+    """Route SIGINT through `_on_sigint` (unless SIGINT is ignored, as in a background job of a script)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _on_sigint)
+        default_hook = sys.unraisablehook
+
+        def hook(unraisable):  # a KeyboardInterrupt raised inside a callback that cannot raise (a GC callback):
+            if not isinstance(unraisable.exc_value, KeyboardInterrupt):  # remembered, not printed
+                default_hook(unraisable)
+
+        sys.unraisablehook = hook
+
+
+def raise_if_interrupted() -> None:
+    """Raise `KeyboardInterrupt` if a SIGINT arrived since the handler was installed (even one swallowed)."""
+    if _INTERRUPTED:
+        raise KeyboardInterrupt
+
+
+def interruptible(fn: Callable[[], Any], x64: bool = False) -> Any:
+    """`fn()` run in a worker thread (inside `jaxcollapse.x64()` when `x64`: JAX's precision is set per thread)
+    while the main thread waits in short joins, so that a Ctrl-C is handled at once: a compiled program with host
+    callbacks (the progress display) runs synchronously in the thread that calls it, and Python handles a signal
+    only between bytecodes of the main thread, which would be after the whole run. The console entry point then
+    ends the process (`os._exit`), the worker with it."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work():
+        try:
+            if x64:
+                from .. import x64 as _x64
+
+                with _x64():
+                    box["out"] = fn()
+            else:
+                box["out"] = fn()
+        except BaseException as e:  # re-raised in the caller's thread
+            box["err"] = e
+
+    t = threading.Thread(target=work, name="jaxcollapse-run", daemon=True)
+    t.start()
+    while t.is_alive():
+        t.join(0.05)
+    if "err" in box:
+        raise box["err"]
+    return box["out"]
+
+
 class Staging:
     """A temporary sibling folder of `out`, made *before* the compute (so an unwritable place is found
     first), filled by the command, then renamed into place (`publish`) or removed (`discard`)."""
@@ -145,6 +214,7 @@ class Staging:
     def publish(self) -> None:
         out, tmp = self.out, self.tmp
         try:
+            raise_if_interrupted()  # an interrupt that something swallowed: publish nothing
             os.chmod(tmp, 0o777 & ~_umask())
             if out.is_dir() and not any(out.iterdir()):
                 out.rmdir()
@@ -181,7 +251,8 @@ def _umask() -> int:
 
 # --------------------------------------------------------------------------- progress
 class Progress:
-    """A progress bar on stderr for `simulate(progress=...)` (drawn only when stderr is a terminal).
+    """A progress bar on stderr for `simulate(progress=...)`, drawn when stderr is a terminal; elsewhere (a batch
+    job's log) one line per tick when the environment sets ``JAXCOLLAPSE_PROGRESS=lines``.
 
     One instance, `PROGRESS`, serves every command and every run of the process: its `label` and
     `enabled` are set before each run, never the callable itself, so the compiled program, whose
@@ -196,9 +267,15 @@ class Progress:
         self.enabled = True
 
     def __call__(self, t, total) -> None:
-        if not self.enabled or not sys.stderr.isatty():
+        if not self.enabled:
             return
         t, total = int(t), int(total)
+        if not sys.stderr.isatty():
+            # a log (a batch job's stderr) gets plain lines with JAXCOLLAPSE_PROGRESS=lines, else nothing
+            if os.environ.get("JAXCOLLAPSE_PROGRESS") == "lines":
+                sys.stderr.write(f"  {self.label} generation {t}/{total}\n")
+                sys.stderr.flush()
+            return
         done = int(self.width * t / total)
         sys.stderr.write(f"\r  {self.label:<22s} generation {t:>6d}/{total} [{'#' * done}{'.' * (self.width - done)}]")
         if t >= total:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import PROG, CLIError, _check_out, _Parser, _publish, _suggest
+from ._common import PROG, CLIError, _check_out, _Parser, _publish, _suggest, raise_if_interrupted
 
 DEFAULT_OUT = "jaxcollapse_forecast"
 MODELS = ("spread", "diversity", "error")
@@ -136,6 +136,7 @@ def _run(args, path: Path, out: Path, chains, model: str, why: str, n: float | N
 
     from .. import bayes
 
+    raise_if_interrupted()  # a Ctrl-C that `import jax` swallowed
     key = jax.random.key(args.seed)
     vals, g0 = chains.values, chains.first_generation
     try:

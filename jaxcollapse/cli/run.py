@@ -60,6 +60,8 @@ from ._common import (
     _toml_value,
     _write_csv,
     fmt,
+    interruptible,
+    raise_if_interrupted,
     read_toml,
     sayer,
     scan,
@@ -390,7 +392,9 @@ def main(argv: list[str]) -> int:
     import jax
 
     from .. import simulate, x64
+    from ..engine import wait_ready
 
+    raise_if_interrupted()  # a Ctrl-C that `import jax` swallowed
     _check_devices(args.devices, chains)
     ctx = x64() if params["x64"] else contextlib.nullcontext()
     with ctx:
@@ -416,17 +420,18 @@ def main(argv: list[str]) -> int:
             in_main = chains <= params["paths_chains"]
             trajs, detail = {}, {}
             for name in params["regimes"]:
+                raise_if_interrupted()
                 t0 = time.perf_counter()
                 PROGRESS.label, PROGRESS.enabled = name, not quiet
                 try:
-                    trajs[name] = jax.block_until_ready(simulate(
+                    trajs[name] = interruptible(lambda name=name: wait_ready(simulate(
                         key, models[name], regimes[name], G, chains, truth=truths[name], path=path, metrics=metrics,
                         progress=PROGRESS, devices=args.devices, record_paths=in_main,
-                        record_params=in_main and recipe.record_params))
+                        record_params=in_main and recipe.record_params)), params["x64"])
                     if in_main:
                         detail[name] = trajs[name]
                     else:  # chain i does not depend on the number of chains: these are the main run's first chains
-                        detail[name] = jax.block_until_ready(simulate(
+                        detail[name] = wait_ready(simulate(
                             key, models[name], regimes[name], G, params["paths_chains"], truth=truths[name],
                             path=path, metrics=(recipe.headline[0],), quantiles=(), record_paths=True,
                             record_params=recipe.record_params))

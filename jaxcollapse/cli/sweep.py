@@ -26,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import PROG, CLIError, _Parser, _suggest
+from ._common import PROG, CLIError, _Parser, _suggest, raise_if_interrupted
 
 
 def _parser() -> _Parser:
@@ -84,6 +84,7 @@ def main(argv: list[str]) -> int:
             raise CLIError(str(e)) from None
     import jax
 
+    raise_if_interrupted()  # a Ctrl-C that `import jax` swallowed
     try:
         sweep.check_devices(args.devices, cfg.chains, cfg.blocks)  # run_sweep then plans (builds and checks
         # every point, nothing compiled) before it makes the folder

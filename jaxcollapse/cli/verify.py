@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ._common import PROG, CLIError, _adder, _Parser, _suggest
+from ._common import PROG, CLIError, _adder, _Parser, _suggest, raise_if_interrupted
 
 
 def build_parser() -> tuple[_Parser, list[str]]:
@@ -32,6 +32,8 @@ def main(argv: list[str]) -> int:
         raise CLIError(f"--seed must be >= 0, got {args.seed}")
 
     from .. import verify as V
+
+    raise_if_interrupted()  # a Ctrl-C that `import jax` swallowed
 
     families = sorted({c.family for c in V.REGISTRY.values()})
     if args.family is not None and args.family not in families:
