@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_sweep.py             # 100 configurations x 10,000 chains x 200 generations
     python benchmarks/bench_sweep.py --quick     # 16 x 2,000 x 50, a smoke test
+    python benchmarks/bench_sweep.py --family categorical   # (or poisson): sweep vs one simulate, that family
 
 The unit is chain-generations per second (configurations x chains x generations / seconds), 1-D Gaussian,
 MLE, replace, exact (sufficient-statistics) path, float32, metrics ``("trace", "mean_sq_err")``, the
@@ -123,13 +124,76 @@ def numpy_runner(side, chains, generations):
     return fn
 
 
+# --------------------------------------------------------------------------- the other families (--family)
+# one sweep over two traced parameters of the family's recipe against one `simulate` of the same total chains (at
+# the grid's first point, built by the same recipe); sizes per family so that one call takes a few seconds here
+FAMILIES = {
+    "categorical": dict(params={"regime": "replace", "n": 1000, "K": 1000}, metrics=["gini_simpson", "surviving"],
+                        grid={"beta": [0.8, 1.0, 1.2, 1.4], "alpha": [0.0, 0.001, 0.01, 0.1]},
+                        full=dict(chains=1024, generations=20, chunk=16),
+                        quick=dict(chains=256, generations=5, chunk=16)),
+    "poisson": dict(params={"regime": "replace"}, metrics=["rate", "extinct"],
+                    grid={"n": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+                          "rate": [0.1, 0.2, 0.5, 1, 2, 3, 5, 7, 10, 20]},
+                    full=dict(chains=10_000, generations=200, chunk=50),
+                    quick=dict(chains=1000, generations=20, chunk=50)),
+}
+
+
+def family_main(family: str, mode: str, reps: int, label_: str | None) -> int:
+    F = FAMILIES[family]
+    S = F[mode]
+    C, G = S["chains"], S["generations"]
+    base = {"family": family, "generations": G, "chains": C, "metrics": F["metrics"], "chunk": S["chunk"],
+            "params": F["params"], "grid": F["grid"]}
+    cfg = sweep.SweepConfig.from_dict({**base, "seed": 1})
+    P_ = len(cfg.resolved_points())
+    model, truth, regime = sweep._build(cfg, cfg.resolved_points()[0])
+    work = P_ * C * G
+    info = machine_info()
+    started, load_start = now_iso(), os.getloadavg()
+    print(f"# jaxcollapse sweep benchmark, {family} ({mode}), {started}")
+    print(f"# {info['cpu_model']}, {info['cores_usable']} cores, jax {info['jax']}; {P_} points x {C} chains x {G} "
+          f"generations, grid {F['grid']}; medians of {reps}; 1-min load average {load_start[0]:.2f}\n", flush=True)
+
+    def sweep_fn(r):
+        ds = sweep.run_sweep({**base, "seed": r + 1}, quiet=True)
+        return float(ds[F["metrics"][0]].values.ravel()[0])
+
+    def simulate_fn(r):
+        return jax.block_until_ready(jc.simulate(jax.random.key(r + 1), model, regime, G, P_ * C, truth=truth,
+                                                 metrics=F["metrics"]))
+
+    T = measure({"sweep": (sweep_fn, work, reps, f"{P_} points, {S['chunk']} per compiled call"),
+                 "simulate_total": (simulate_fn, work, reps, f"one simulate, {P_ * C} chains, the first point")})
+    ratio = T["sweep"].rate / T["simulate_total"].rate
+    verdict = "PASS" if ratio >= 0.8 else "MISS"
+    print(markdown_table(["case", "chain-gen/s", "median s", "note"],
+                         [[k, fmt_rate(t.rate), f"{t.median:.3g}", t.note] for k, t in T.items()]))
+    print(f"\n{family}: sweep / one simulate of the same size: {ratio:.2f} (target >= 0.80): {verdict}")
+    out = {"benchmark": "sweep", "family": family, "mode": mode, "started": started, "finished": now_iso(),
+           "load_average_1_5_15min": {"start": load_start, "end": os.getloadavg()}, "machine": info,
+           "code": code_version(MEASURED), "config": base, "ratio_sweep_over_simulate": ratio, "result": verdict,
+           "measurements": {k: t.as_dict() for k, t in T.items()}}
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"sweep_{family}_{label_ or label(info, 'quick' if mode == 'quick' else '')}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--label", default=None)
+    p.add_argument("--family", default="gaussian", choices=["gaussian", *FAMILIES],
+                   help="gaussian (the grid, baselines and chunk sizes above) or another family's sweep against one "
+                        "simulate of the same total chains")
     args = p.parse_args(argv)
     mode = "quick" if args.quick else "full"
+    if args.family != "gaussian":
+        return family_main(args.family, mode, args.repeats or 3, args.label)
     S = SIZES[mode]
     reps = args.repeats or S["repeats"]
     side, C, G = S["side"], S["chains"], S["generations"]
