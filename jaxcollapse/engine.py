@@ -91,6 +91,7 @@ __all__ = [
     "run_points",
     "simulate",
     "step_chain",
+    "wait_ready",
 ]
 
 PATHS = ("exact", "samples")
