@@ -68,9 +68,12 @@ def _check(code: int, err: str, cwd: Path, allowed=()) -> None:
 
 @pytest.mark.parametrize("moment", ["import", "compile", "mid_scan"])
 def test_run_interrupted(tmp_path, moment):
-    marker, delay = {"import": (None, 0.3), "compile": ("jaxcollapse run:", 0.2),
-                     "mid_scan": (" generation ", 0.0)}[moment]  # a progress line: the scan is running
-    code, err = _interrupt([*RUN, "--out", "out"], tmp_path, marker, delay, env={"JAXCOLLAPSE_PROGRESS": "lines"})
+    # import: `python -X importtime` logs each module as its import ends; a jax module means `import jax` (inside the
+    # command, after the handler is installed) is under way. mid_scan: a progress line means the scan is running.
+    marker, delay = {"import": ("jax._src", 0.0), "compile": ("jaxcollapse run:", 0.2),
+                     "mid_scan": (" generation ", 0.0)}[moment]
+    env = {"JAXCOLLAPSE_PROGRESS": "lines", **({"PYTHONPROFILEIMPORTTIME": "1"} if moment == "import" else {})}
+    code, err = _interrupt([*RUN, "--out", "out"], tmp_path, marker, delay, env=env)
     _check(code, err, tmp_path)
 
 
