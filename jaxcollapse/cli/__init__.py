@@ -52,7 +52,7 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxcollapse`` console script; returns the exit status.
 
-    Called with `argv` None (the console script, ``python -m jaxcollapse``), an interrupt ends the process at once
+    Called with `argv` None (the console script, ``python -m jaxcollapse.cli``), an interrupt ends the process at once
     with status 130 (`os._exit`, after the output's staging folder is removed): returning through the interpreter's
     shutdown while XLA's threads were still computing crashed it (a segfault, exit -11)."""
     console = argv is None
