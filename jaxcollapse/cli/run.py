@@ -424,7 +424,7 @@ def main(argv: list[str]) -> int:
                 t0 = time.perf_counter()
                 PROGRESS.label, PROGRESS.enabled = name, not quiet
                 try:
-                    trajs[name] = interruptible(lambda name=name: wait_ready(simulate(
+                    trajs[name] = interruptible(lambda name=name: jax.block_until_ready(simulate(
                         key, models[name], regimes[name], G, chains, truth=truths[name], path=path, metrics=metrics,
                         progress=PROGRESS, devices=args.devices, record_paths=in_main,
                         record_params=in_main and recipe.record_params)), params["x64"])
