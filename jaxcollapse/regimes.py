@@ -165,6 +165,16 @@ class Regime(eqx.Module):
         r = self.n.concrete_range(generations)
         return None if r is None else r[1]
 
+    def synthetic_range(self, generations: int) -> tuple[int, int] | None:
+        """(min, max) of $n_t$ over $t = 1..G$, or None when it is traced."""
+        if self.lam is not None:
+            lam = _concrete(self.lam)
+            if lam is None:
+                return None
+            k = np.round(lam * self.n_real)  # in lam's own dtype, as `synthetic_count` computes it
+            return int(np.min(k)), int(np.max(k))
+        return self.n.concrete_range(generations)
+
     def min_train_size(self, generations: int = 1) -> int | None:
         """The fewest samples any fit sees (for estimator checks), or None when traced."""
         if self.memory == "accumulate_subsample":

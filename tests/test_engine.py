@@ -307,6 +307,35 @@ def test_init_and_step_chain_by_hand_equal_simulate():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=PREFIX_RTOL, atol=PREFIX_RTOL)
 
 
+@pytest.mark.parametrize(("n", "full", "counts"), [(4, True, (4, 8, 12)), (regimes.linear(2, 3), False, (2, 7, 15))])
+def test_sample_path_draws_n_t_samples_masked_only_when_n_t_varies(n, full, counts):
+    """On the sample path a generation draws `capacity` samples and keeps the first n_t. When n_t is the capacity
+    in every generation the spec says so (`full_draws`) and no mask is built; otherwise the mask keeps exactly n_t:
+    the accumulated pool counts 2, 2 + 5, 2 + 5 + 8 for n_t = 2 + 3 (t - 1)."""
+    from jaxcollapse import engine
+
+    spec = engine.make_spec(jaxcollapse.Poisson(3.0), regimes.accumulate(n), 3, path="samples")
+    assert spec.options.full_draws is full
+    assert spec.options.capacity == (4 if full else 8)
+    key = jax.random.key(0)
+    state = engine.init_chain(engine.chain_stream(key, 0, 0), spec)
+    got = []
+    for t in (1, 2, 3):
+        state, _ = engine.step_chain(engine.chain_stream(key, t, 0), state, t, spec)
+        got.append(float(state.pool.count))
+    assert got == list(map(float, counts))
+
+
+def test_full_draws_of_augment_follow_round_lambda_n_real():
+    """augment draws round(lambda n_real) synthetic samples into a capacity of max(n_real, that): the mask is
+    needed exactly when lambda < 1 leaves the capacity partly unused."""
+    from jaxcollapse import engine
+
+    for lam, full in ((2.0, True), (1.0, True), (0.5, False)):
+        spec = engine.make_spec(Gaussian(0.0, 1.0), regimes.augment(10, lam), 2, path="samples")
+        assert spec.options.full_draws is full, lam
+
+
 def test_run_points_stacks_points_with_common_random_numbers():
     """Two points in one `run_points` call equal two one-point calls (same key, same chains: common random
     numbers; another batch shape, so up to the last bits, `PREFIX_RTOL`), and a point's chains summarize to its

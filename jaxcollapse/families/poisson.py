@@ -123,8 +123,9 @@ class Poisson(AbstractFamily):
 
     def stats(self, x: Float[ArrayLike, " n"], mask: Bool[Array, " n"] | None = None) -> PoissonStats:
         x = jnp.asarray(x, self.dtype).reshape(-1)
-        w = jnp.ones(x.shape[0], self.dtype) if mask is None else mask.astype(self.dtype)
-        return PoissonStats(jnp.sum(w), jnp.sum(w * x))
+        if mask is None:
+            return PoissonStats(jnp.asarray(x.shape[0], self.dtype), jnp.sum(x))
+        return PoissonStats(jnp.sum(mask.astype(self.dtype)), jnp.sum(jnp.where(mask, x, 0)))
 
     def fit(self, stats: PoissonStats, stream: Stream) -> Poisson:
         """The sample mean (no randomness: `stream` is unused); no data keeps the rate."""
