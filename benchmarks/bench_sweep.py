@@ -134,7 +134,7 @@ FAMILIES = {
                         quick=dict(chains=256, generations=5, chunk=16)),
     "poisson": dict(params={"regime": "replace"}, metrics=["rate", "extinct"],
                     grid={"n": [1, 2, 5, 10, 20], "rate": [0.1, 0.3, 1.0, 3.0]},  # the example sweep's grid
-                    full=dict(chains=2048, generations=50, chunk=20),  # ~1 M chain-generations/s here
+                    full=dict(chains=8192, generations=50, chunk=20),  # ~5 M chain-generations/s here
                     quick=dict(chains=256, generations=10, chunk=20)),
 }
 

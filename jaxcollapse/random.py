@@ -17,6 +17,11 @@ The gamma sampler is Marsaglia and Tsang (2000), "A simple method for generating
 variables", ACM TOMS 26(3): a fixed number of batched proposals, then a rare exact fallback
 loop for the few lanes that rejected them all. Taking the first accepted proposal in order
 is ordinary sequential rejection sampling, so the draw is exact.
+
+The Poisson sampler costs the same for every mean, so a vmapped batch of chains whose means
+differ (a sweep's points; a Galton–Watson population, some of it near extinction) pays no
+data-dependent loop: inversion over a fixed table of terms below mean 10, and Hörmann's
+transformed rejection (PTRS) with batched proposals and the same rare fallback loop above.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Key, UInt32
+
+from ._batching import any_in_batch
 
 # --------------------------------------------------------------------------- salts
 # Every salt of the package: a fixed tag naming one use of randomness, passed to `Stream.fork`.
@@ -51,6 +58,9 @@ SALT_WISHART_CHI = 1  # the Bartlett diagonal of a regression design's Gram matr
 SALT_WISHART_OFFDIAG = 2  # its off-diagonal (design stream)
 SALT_GAMMA = 3  # the proposals of `gamma`
 SALT_FALLBACK = 1000  # + iteration: `gamma`'s exact fallback loop
+SALT_POISSON = 31  # the uniform of `poisson`'s inversion (means below 10)
+SALT_POISSON_PTRS = 32  # the proposals of `poisson`'s transformed rejection (means 10 and above)
+SALT_POISSON_FALLBACK = 3000  # + iteration: its exact fallback loop
 
 # drawing samples
 SALT_PICK = 1  # which component (mixture), stored point (KDE) or class (toy data) a sample comes from
@@ -228,6 +238,108 @@ def gamma(stream: Stream, a: Float[ArrayLike, " m"], dtype) -> Float[Array, " m"
     # boost for a < 1: Gamma(a) = Gamma(a + 1) * U^(1/a); exp/log keeps tiny values finite
     boost = jnp.where(small, jnp.exp(jnp.log(ub) / jnp.where(a > 0, a, 1.0)), 1.0)
     return jnp.where(a > 0, x * boost, 0.0)  # Gamma(0) is the point mass at 0
+
+
+# --------------------------------------------------------------------------- Poisson
+
+_POISSON_SMALL = 10.0  # inversion below this mean, transformed rejection (valid for means >= 10) at and above
+_POISSON_PROPOSALS = 2  # batched PTRS proposals before the exact fallback loop
+
+
+def _poisson_terms(dtype) -> int:
+    """Terms of the inversion table: the Poisson(10) mass beyond it, 7e-13 (float32) or 3e-17 (float64), is below
+    the resolution of the dtype's uniform (2^-23, 2^-52)."""
+    return 48 if jnp.dtype(dtype) == jnp.float64 else 40
+
+
+def _poisson_invert(u, lam, K: int):
+    r"""$X = \#\{j \le K-2 : F_j < u F_{K-1}\}$ with $F_j = \sum_{i \le j} e^{-\lambda}\lambda^i/i!$ (terms by the
+    recursion $p_i = p_{i-1}\lambda/i$, summed in order): inversion of the Poisson law truncated at $K - 1$ and
+    renormalized by the computed total, so rounding in the sum never puts mass on a value beyond the table (with
+    $u = 1$ the draw is the last value the sum still moves at)."""
+    p = jnp.exp(-lam)
+    F = [p]
+    for i in range(1, K):
+        p = p * lam / i
+        F.append(F[-1] + p)
+    target = u * F[-1]
+    x = jnp.zeros_like(lam)
+    for Fj in F[:-1]:
+        x = x + (Fj < target).astype(lam.dtype)
+    return x
+
+
+def _ptrs_try(u, v, lam, b, a, inv_alpha, vr):
+    """One PTRS proposal (Hörmann 1993, steps 1-3) from uniforms `u`, `v` in (0, 1]: (accepted, value)."""
+    U = u - 0.5
+    us = 0.5 - jnp.abs(U)
+    safe = jnp.where(us > 0, us, 1.0)
+    k = jnp.floor((2.0 * a / safe + b) * U + lam + 0.43)
+    fast = (us >= 0.07) & (v <= vr)
+    reject = (us <= 0) | (k < 0) | ((us < 0.013) & (v > us))
+    kk = jnp.where(k >= 0, k, 0.0)
+    lhs = jnp.log(v * inv_alpha / (a / (safe * safe) + b))
+    rhs = -lam + kk * jnp.log(lam) - jax.lax.lgamma(kk + 1.0)
+    return fast | (~reject & (lhs <= rhs)), kk
+
+
+def _poisson_ptrs(stream: Stream, lam, dtype):
+    """Poisson(lam) draws for lam >= 10 by transformed rejection: `_POISSON_PROPOSALS` proposals at once, the first
+    accepted in order; lanes that rejected them all continue in a `lax.while_loop` with fresh numbers."""
+    m = lam.shape[0]
+    w = _words_per_number(dtype)
+    K = _POISSON_PROPOSALS
+    slam = jnp.sqrt(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2.0)
+    consts = (lam, b, a, inv_alpha, vr)
+    uv = uniform_from_bits(stream.fork(SALT_POISSON_PTRS).bits(2 * K * m * w), dtype).reshape(2, K, m)
+    ok, val = _ptrs_try(uv[0], uv[1], *(c[None] for c in consts))
+    acc = jnp.any(ok, axis=0)
+    x = jnp.take_along_axis(val, jnp.argmax(ok, axis=0)[None], axis=0)[0]
+
+    def body(s):
+        x, acc, it = s
+        uv = uniform_from_bits(stream.fork(SALT_POISSON_FALLBACK + it).bits(2 * m * w), dtype).reshape(2, m)
+        ok1, v1 = _ptrs_try(uv[0], uv[1], *consts)
+        return jnp.where(acc, x, v1), acc | ok1, it + 1
+
+    x, _, _ = jax.lax.while_loop(lambda s: ~jnp.all(s[1]), body, (x, acc, jnp.asarray(0, jnp.uint32)))
+    return x
+
+
+def poisson(stream: Stream, lam: Float[ArrayLike, " m"], dtype) -> Float[Array, " m"]:
+    r"""Exact Poisson(`lam`) draws, one per entry of `lam` (lam >= 0, traced; 0 gives 0), as floats of `dtype`.
+
+    - $\lambda < 10$: inversion of one uniform over a fixed table of 40 terms (48 in float64), by
+      `_poisson_invert`: the law truncated where its remaining mass (at most $7\cdot10^{-13}$, resp.
+      $3\cdot 10^{-17}$) is below the uniform's resolution. The cost does not depend on $\lambda$.
+    - $\lambda \ge 10$: Hörmann's transformed rejection with squeeze, PTRS (W. Hörmann 1993, "The transformed
+      rejection method for generating Poisson random variables", Insurance: Mathematics and Economics 12(1),
+      39-45; acceptance above 0.89 for every $\lambda \ge 10$), two proposals at once and a rare exact fallback
+      loop (as `gamma`).
+
+    Each branch runs only when some lane of the vmapped batch needs it (`jaxcollapse._batching`), and a lane's
+    draw does not depend on the other lanes. Unlike `jax.random.poisson` (Knuth's product method below mean 10, a
+    loop of as many uniforms as the largest draw of the batch), no loop runs whose length depends on the data.
+    """
+    dtype = jnp.dtype(dtype)
+    lam = jnp.asarray(lam, dtype)
+    m = lam.shape[0]
+    small = lam < _POISSON_SMALL
+    x = jnp.zeros((m,), dtype)
+
+    def invert(x):
+        u = uniform_from_bits(stream.fork(SALT_POISSON).bits(m * _words_per_number(dtype)), dtype)
+        return jnp.where(small, _poisson_invert(u, jnp.where(small, lam, 0.0), _poisson_terms(dtype)), x)
+
+    def reject(x):
+        return jnp.where(small, x, _poisson_ptrs(stream, jnp.where(small, _POISSON_SMALL, lam), dtype))
+
+    x = jax.lax.cond(any_in_batch(jnp.any(small)), invert, lambda x: x, x)
+    return jax.lax.cond(any_in_batch(~jnp.all(small)), reject, lambda x: x, x)
 
 
 def chisquare(stream: Stream, k: Float[ArrayLike, " m"], dtype) -> Float[Array, " m"]:

@@ -1,14 +1,14 @@
 """The counter-based streams and the exact samplers of `jaxcollapse.random`.
 
-Only the public surface is used (`Stream`, `uniform`, `normal`, `gamma`, `chisquare`,
-`uniform_from_bits`, `normal_from_bits`), except in
-`test_gamma_fallback_loop_is_exact`, which lowers the number of batched proposals to push
+Only the public surface is used (`Stream`, `uniform`, `normal`, `gamma`, `chisquare`, `poisson`,
+`uniform_from_bits`, `normal_from_bits`), except in `test_gamma_fallback_loop_is_exact` and
+`test_poisson_fallback_loop_is_exact`, which lower the number of batched proposals to push
 many lanes through the fallback loop.
 
 Statistical bounds, stated before any draw was made:
 
-- every KS p-value must exceed `FAMILY_ALPHA / N_KS` (Bonferroni over the `N_KS` KS tests of
-  this module, family-wise false-alarm rate 1e-3);
+- every KS (continuous laws) or chi-square (Poisson) p-value must exceed `FAMILY_ALPHA / N_KS`
+  (Bonferroni over the `N_KS` goodness-of-fit tests of this module, family-wise false-alarm rate 1e-3);
 - moment checks are z-tests with |z| < 4 (`conftest.Z_BOUND`).
 """
 
@@ -31,6 +31,8 @@ GAMMA_SHAPES = (0.3, 0.5, 1.0, 1.5, 2.5, 10.0, 49.5, 4999.5)
 DTYPES = ("float32", "float64")
 CHISQ_DOF = (1.0, 2.0, 7.0)
 FALLBACK_SHAPES = (0.5, 1.0, 2.5)
+POISSON_MEANS = (0.05, 0.7, 3.0, 9.5, 10.0, 25.0, 300.0, 1e4)  # both sides of the inversion / rejection switch
+POISSON_FALLBACK_MEANS = (10.0, 40.0)
 
 N_DRAWS = 1 << 16  # draws per shape and dtype
 N_BIG = 1 << 20  # draws at a = 1 for the fallback-exercising test
@@ -41,6 +43,8 @@ N_KS = (
     + len(DTYPES)  # test_gamma_many_draws_at_shape_one (via the fixture, per dtype)
     + len(FALLBACK_SHAPES)  # test_gamma_fallback_loop_is_exact
     + 2 * len(DTYPES)  # test_uniform_and_normal_match
+    + len(POISSON_MEANS) * len(DTYPES)  # test_poisson_matches_scipy (chi-square)
+    + len(POISSON_FALLBACK_MEANS)  # test_poisson_fallback_loop_is_exact (chi-square)
 )
 FAMILY_ALPHA = 1e-3
 P_MIN = FAMILY_ALPHA / N_KS
@@ -155,6 +159,85 @@ def test_gamma_zero_shape_never_nan_at_the_uniform_endpoint():
             x = f(jnp.arange(block * 4096, (block + 1) * 4096, dtype=jnp.uint32))
             bad += int(jnp.sum(x != 0.0))
     assert bad == 0, f"{bad} of 2^26 Gamma(0) draws are not 0"
+
+
+# --------------------------------------------------------------------------- Poisson
+
+def _chisq_poisson(x, lam: float, what: str) -> None:
+    """Chi-square of the counts of `x` against Poisson(lam): one bin per value with expected count >= 5, the rest
+    pooled into one bin (dropped when its expected count is below 1)."""
+    x = np.asarray(x, np.float64)
+    assert np.all(x == np.round(x)) and np.all(x >= 0), f"{what}: not non-negative integers"
+    hi = int(max(x.max(), ss.poisson.isf(1e-12, lam))) + 1
+    ks = np.arange(hi + 1)
+    obs = np.bincount(x.astype(np.int64), minlength=hi + 1)[: hi + 1].astype(np.float64)
+    exp = ss.poisson.pmf(ks, lam) * x.size
+    exp[-1] += ss.poisson.sf(hi, lam) * x.size
+    keep = exp >= 5
+    o, e = list(obs[keep]), list(exp[keep])
+    if exp[~keep].sum() >= 1:
+        o.append(obs[~keep].sum())
+        e.append(exp[~keep].sum())
+    else:
+        assert obs[~keep].sum() <= 5, f"{what}: {obs[~keep].sum()} draws where {exp[~keep].sum():.2g} are expected"
+    e = np.asarray(e) * (sum(o) / sum(e))  # the rounding of the pooled tail
+    p = ss.chisquare(o, e).pvalue
+    assert p > P_MIN, f"{what}: chi-square p = {p:.3g} <= {P_MIN:.3g}"
+
+
+@pytest.fixture(scope="module", params=DTYPES)
+def poisson_draws(request):
+    dtype = request.param
+    lams = POISSON_MEANS + (0.0,)
+    x = _draw(lambda s: R.poisson(s, jnp.asarray(lams, dtype), dtype), dtype, N_DRAWS, seed=61 if dtype ==
+              "float32" else 62)
+    return dtype, x
+
+
+@pytest.mark.parametrize("j", range(len(POISSON_MEANS)), ids=[f"lam={m:g}" for m in POISSON_MEANS])
+def test_poisson_matches_scipy(poisson_draws, j):
+    """Poisson(lam) draws: chi-square against scipy's pmf, mean lam and variance lam (central fourth moment
+    lam + 3 lam^2), below the inversion / rejection switch at 10, on it and above."""
+    dtype, x = poisson_draws
+    lam = POISSON_MEANS[j]
+    v = x[:, j]
+    assert v.dtype == np.dtype(dtype)
+    _chisq_poisson(v, lam, f"poisson({lam}) {dtype}")
+    assert_z(mean_z(v, lam, lam), f"mean of poisson({lam}) {dtype}")
+    assert_z(var_z(v, lam, lam + 3 * lam * lam), f"variance of poisson({lam}) {dtype}")
+
+
+def test_poisson_zero_mean_is_zero(poisson_draws):
+    _, x = poisson_draws
+    assert np.all(x[:, -1] == 0.0)
+
+
+def test_poisson_fallback_loop_is_exact(monkeypatch):
+    """White box: with one batched proposal about 11% of the rejection lanes (mean >= 10) finish in the fallback
+    loop; still Poisson."""
+    assert hasattr(R, "_POISSON_PROPOSALS"), "jaxcollapse.random no longer has _POISSON_PROPOSALS: update this test"
+    monkeypatch.setattr(R, "_POISSON_PROPOSALS", 1)
+    x = _draw(lambda s: R.poisson(s, jnp.asarray(POISSON_FALLBACK_MEANS * 4), "float32"), "float32", N_DRAWS, seed=63)
+    x = x.reshape(N_DRAWS * 4, len(POISSON_FALLBACK_MEANS))
+    for j, lam in enumerate(POISSON_FALLBACK_MEANS):
+        _chisq_poisson(x[:, j], lam, f"poisson({lam}), one proposal")
+        assert_z(mean_z(x[:, j], lam, lam), f"mean of poisson({lam}), one proposal")
+
+
+def test_poisson_draw_does_not_depend_on_the_batch():
+    """Each branch (inversion, rejection) runs only if some lane of the vmapped batch needs it; a lane's draw is the
+    same whether its neighbours, in its own call or in other chains, take the other branch or not."""
+    key = jax.random.key(64)
+    f = jax.jit(jax.vmap(lambda c, lam: R.poisson(R.Stream.from_key(key, c), lam, "float32")))
+    ids = jnp.arange(4, dtype=jnp.uint32)
+    small = np.asarray(f(ids, jnp.full((4, 2), 3.0)))
+    mixed = np.asarray(f(ids, jnp.asarray([[3.0, 3.0], [3.0, 300.0], [300.0, 300.0], [3.0, 3.0]])))
+    large = np.asarray(f(ids, jnp.full((4, 2), 300.0)))
+    np.testing.assert_array_equal(mixed[[0, 1, 3], 0], small[[0, 1, 3], 0])
+    np.testing.assert_array_equal(mixed[0, 1], small[0, 1])
+    np.testing.assert_array_equal(mixed[3, 1], small[3, 1])
+    np.testing.assert_array_equal(mixed[1, 1], large[1, 1])
+    np.testing.assert_array_equal(mixed[2], large[2])
 
 
 # --------------------------------------------------------------------------- uniform and normal

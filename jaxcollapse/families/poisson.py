@@ -7,9 +7,9 @@ martingale, $E\lambda_t = \lambda_0$, yet it hits 0 (and stays there) with proba
 `jaxcollapse.theory.poisson` for the exact extinction probabilities.
 
 `Poisson.sample_stats` draws the sufficient statistic $S \sim \mathrm{Poisson}(n\lambda)$ directly, with
-`jax.random.poisson` (exact: Knuth's product method below mean 10, Hörmann's transformed rejection
-PTRS above) under a key made from the chain's `Stream`, so chain $i$ is the same whatever the number of
-chains. The sampling temperature must be 1 (a tempered Poisson, $p(x)^{1/\tau}$, is not Poisson).
+`jaxcollapse.random.poisson` (exact: inversion over a fixed table below mean 10, Hörmann's transformed
+rejection PTRS above; the same cost for every mean) from the chain's `Stream`, so chain $i$ is the same
+whatever the number of chains. The sampling temperature must be 1 (a tempered Poisson, $p(x)^{1/\tau}$, is not Poisson).
 
 **Drift** (a moving log-rate): `translate(delta)` gives the rate $\lambda e^{\delta}$, so a drifting truth is
 $\lambda^*_t = \lambda^*_0 e^{vt}$. Under ``fresh`` real data ($n_r$ draws of the current truth pooled with
@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
+from .. import random as R
 from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
 
@@ -51,11 +52,8 @@ class PoissonStats(AbstractStats):
 
 
 def _poisson(stream: Stream, lam: Float[Array, " m"]) -> Float[Array, " m"]:
-    """Exact Poisson(lam) draws (lam >= 0) from the stream, as floats in lam's dtype."""
-    key = jax.random.wrap_key_data(stream.bits(2), impl="threefry2x32")
-    safe = jnp.where(lam > 0, lam, 1.0)
-    x = jax.random.poisson(key, safe, shape=lam.shape, dtype=jnp.int32)
-    return jnp.where(lam > 0, x.astype(lam.dtype), 0.0)
+    """Exact Poisson(lam) draws (lam >= 0) from the stream, as floats in lam's dtype (`jaxcollapse.random.poisson`)."""
+    return R.poisson(stream, lam, lam.dtype)
 
 
 class Poisson(AbstractFamily):
