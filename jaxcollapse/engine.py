@@ -321,8 +321,8 @@ def step_chain(stream: Stream, state: ChainState, t, spec: ChainSpec) -> tuple[C
     if curation is not None:
         def curate(x, mask):
             return curation.select(stream.fork(R.SALT_CURATE), x, mask, model, truth_t)
-    syn, x = _draw_stats(model, stream.fork(R.SALT_SAMPLES), None if o.full_draws else n_t, o.capacity, o.path, regime.temperature,
-                         curate=curate)
+    syn, x = _draw_stats(model, stream.fork(R.SALT_SAMPLES), None if o.full_draws else n_t, o.capacity, o.path,
+                         regime.temperature, curate=curate)
     pool, buffer = state.pool, state.buffer
     if regime.memory == "replace":
         train = syn
