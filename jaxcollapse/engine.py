@@ -91,6 +91,7 @@ __all__ = [
     "run_points",
     "simulate",
     "step_chain",
+    "summary_options",
     "wait_ready",
 ]
 
@@ -432,8 +433,9 @@ def real_samples(key, spec: ChainSpec, chains: int | np.integer) -> Array:
     return jax.jit(jax.vmap(one))(jnp.arange(int(chains), dtype=jnp.uint32))
 
 
-def _summary_options(family: type, metrics, quantiles, quantile_chains) -> tuple[tuple[str, ...], tuple[float, ...]]:
-    """The checked metric names and quantile levels of a run of `family`."""
+def summary_options(family: type, metrics, quantiles, quantile_chains) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """The checked metric names and quantile levels of a run of `family` (`ValueError` naming an unknown metric or a
+    bad level): what `run_points` summarizes, and what a sweep checks its points against before anything runs."""
     names = tuple(family.metric_names if metrics is None else metrics)
     unknown = [m for m in names if m not in family.metric_names]
     if unknown or not names:
@@ -664,7 +666,7 @@ def run_points(key, specs: ChainSpec, chains: int | np.integer, *, metrics: Sequ
     npts = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
     if len(npts) != 1 or None in npts:
         raise ValueError("every array of the stacked specs must have the same leading point axis")
-    names, levels = _summary_options(type(specs.model), metrics, quantiles, quantile_chains)
+    names, levels = summary_options(type(specs.model), metrics, quantiles, quantile_chains)
     if progress is not None and not callable(progress):
         raise ValueError("progress must be a callable progress(t, generations) or None")
     if record_real and specs.regime.real != "fixed":

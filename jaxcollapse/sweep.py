@@ -540,7 +540,7 @@ def plan(cfg: SweepConfig) -> _Plan:
         try:
             model, truth, regime = _build(cfg, p)
             spec = make_spec(model, regime, cfg.generations, truth=truth, path=cfg.path)
-            names, levels = _engine._summary_options(type(model), cfg.metrics, cfg.quantiles, cfg.quantile_chains)
+            names, levels = _engine.summary_options(type(model), cfg.metrics, cfg.quantiles, cfg.quantile_chains)
             st = spec.options
         except ValueError as e:
             raise ValueError(f"point {i} ({_fmt_point(p)}): {e}") from None
