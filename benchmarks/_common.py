@@ -164,7 +164,7 @@ def now_iso() -> str:
 def run_child(argv: list[str], timeout: float) -> dict:
     """Run `python argv...` as a child process and measure its wall time and peak memory.
 
-    Returned keys: ``stdout``, ``wall_s``, ``time_v_peak_bytes`` (the "Maximum resident set size" of
+    Returned keys: ``stdout``, ``stderr``, ``wall_s``, ``time_v_peak_bytes`` (the "Maximum resident set size" of
     `/usr/bin/time -v`, when that program exists; None otherwise) and ``rusage_children_peak_bytes``
     (`getrusage(RUSAGE_CHILDREN).ru_maxrss` read after the child exits).
 
@@ -187,6 +187,7 @@ def run_child(argv: list[str], timeout: float) -> dict:
     m = re.search(r"Maximum resident set size \(kbytes\):\s*(\d+)", proc.stderr)
     return {
         "stdout": proc.stdout,
+        "stderr": proc.stderr,
         "wall_s": wall,
         "time_v_peak_bytes": int(m.group(1)) * 1024 if m else None,
         "rusage_children_peak_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,

@@ -80,6 +80,7 @@ __all__ = [
     "ChainOptions",
     "ChainSpec",
     "ChainState",
+    "NotRecorded",
     "PointsResult",
     "Summary",
     "Trajectory",
@@ -114,6 +115,53 @@ class Summary(eqx.Module):
         return self.quantiles[:, self.levels.index(q)]
 
 
+class NotRecorded:
+    """Stands in `Trajectory.paths` / `Trajectory.params` for an output that `simulate` did not record: it is
+    falsy and empty, and any look-up (``traj.paths["trace"]``, ``traj.params.mean``) raises an error that
+    says which argument records it (a pytree node without children)."""
+
+    __slots__ = ("what", "argument")
+
+    def __init__(self, what: str, argument: str):
+        self.what, self.argument = what, argument
+
+    def _error(self) -> str:
+        return f"the {self.what} were not recorded: pass {self.argument}=True to simulate"
+
+    def __getitem__(self, key):
+        raise KeyError(self._error())
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in NotRecorded.__slots__:
+            raise AttributeError(name)
+        raise AttributeError(self._error())
+
+    def __iter__(self):
+        raise TypeError(self._error())
+
+    def __contains__(self, key) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NotRecorded) and (self.what, self.argument) == (other.what, other.argument)
+
+    def __hash__(self) -> int:
+        return hash((self.what, self.argument))
+
+    def __repr__(self) -> str:
+        return f"<{self.what} not recorded: {self.argument}=True>"
+
+
+jax.tree_util.register_pytree_node(NotRecorded, lambda x: ((), (x.what, x.argument)),
+                                   lambda aux, _: NotRecorded(*aux))
+
+
 class Trajectory(eqx.Module):
     r"""The result of `simulate`.
 
@@ -124,8 +172,12 @@ class Trajectory(eqx.Module):
       because sorting every generation is what would otherwise dominate the cost). A metric
       that is $\pm\infty$ on some chain (a collapsed one) has an infinite mean there and
       `std = inf`, never NaN.
-    - `paths[name]`: per-chain values, shape `(G + 1, chains)`, if `record_paths`.
-    - `params`: the model pytree with leading axes `(G + 1, chains)`, if `record_params`.
+    - `paths[name]`: per-chain values, shape `(G + 1, chains)`, if `record_paths` (else a `NotRecorded`,
+      falsy, whose look-ups say to pass ``record_paths=True``).
+    - `params`: the model pytree with leading axes `(G + 1, chains)`, if `record_params` (else a
+      `NotRecorded`).
+    - `mean(name)`, `std(name)`, `stderr(name)`, `quantile(name, q)`: numpy arrays over the generations
+      (in the trajectory's precision, float64 for a run under `jaxcollapse.x64()`).
     - `final`: the model pytree after the last generation, leading axis `chains`.
     - `real`: the statistics of each chain's fixed real set (leading axis `chains`), if `record_params`
       and the regime has one (``real="fixed"``); else None. `real_samples` gives the samples themselves.
@@ -134,26 +186,27 @@ class Trajectory(eqx.Module):
 
     generations: Int[Array, " G1"]
     summary: dict[str, Summary]
-    paths: dict[str, Float[Array, "G1 chains"]] | None
+    paths: dict[str, Float[Array, "G1 chains"]] | NotRecorded | None
     params: Any
     final: Any
     real: Any
     chains: int = eqx.field(static=True)
     config: dict = eqx.field(static=True)
 
-    def mean(self, name: str) -> Float[Array, " G1"]:
-        return self._get(name).mean
+    def mean(self, name: str) -> Float[np.ndarray, " G1"]:
+        """The mean over chains of metric `name` per generation (a numpy array, like `std`, `stderr`, `quantile`)."""
+        return np.asarray(self._get(name).mean)
 
-    def std(self, name: str) -> Float[Array, " G1"]:
-        return self._get(name).std
+    def std(self, name: str) -> Float[np.ndarray, " G1"]:
+        return np.asarray(self._get(name).std)
 
-    def stderr(self, name: str) -> np.ndarray:
+    def stderr(self, name: str) -> Float[np.ndarray, " G1"]:
         r"""Monte Carlo standard error of `mean(name)`, $\mathrm{std}/\sqrt{\text{chains}}$ (a numpy array,
         so a float64 trajectory keeps its precision outside `jaxcollapse.x64()`)."""
         return np.asarray(self._get(name).std) / math.sqrt(self.chains)
 
-    def quantile(self, name: str, q: float) -> Float[Array, " G1"]:
-        return self._get(name).quantile(q)
+    def quantile(self, name: str, q: float) -> Float[np.ndarray, " G1"]:
+        return np.asarray(self._get(name).quantile(q))
 
     def _get(self, name: str) -> Summary:
         if name not in self.summary:
@@ -168,7 +221,7 @@ class Trajectory(eqx.Module):
             out[f"std/{k}"] = np.asarray(s.std)
             for j, q in enumerate(s.levels):
                 out[f"q{q:g}/{k}"] = np.asarray(s.quantiles[:, j])
-        if self.paths is not None:
+        if self.paths:
             for k, v in self.paths.items():
                 out[f"path/{k}"] = np.asarray(v)
         return out
@@ -934,8 +987,10 @@ def simulate(
     levels = tuple(float(q) for q in quantiles)
     summary = {k: Summary(m[0], s[0], q[0], levels=levels) for k, (m, s, q) in res.summary.items()}
 
-    def first(tree):
-        return None if tree is None else jax.tree.map(lambda a: a[0], tree)
+    def first(tree, what=None, argument=None):
+        if tree is None:
+            return None if what is None else NotRecorded(what, argument)
+        return jax.tree.map(lambda a: a[0], tree)
 
     config = {
         "family": type(model).__name__,
@@ -948,8 +1003,8 @@ def simulate(
     return Trajectory(
         generations=jnp.arange(generations + 1),
         summary=summary,
-        paths=first(res.paths),
-        params=first(res.params),
+        paths=first(res.paths, "per-chain paths", "record_paths"),
+        params=first(res.params, "per-generation parameters", "record_params"),
         final=first(res.final),
         real=first(res.real),
         chains=int(chains),

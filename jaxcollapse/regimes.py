@@ -76,7 +76,9 @@ class Schedule(eqx.Module):
         n0, r = _concrete(self.n0), _concrete(self.rate)
         if n0 is None or r is None:
             return None
-        t = np.arange(1, generations + 1, dtype=np.float64)
+        # every schedule is monotone in t (a linear rate is >= 0), so its extremes are at t = 1 and t = G:
+        # two values, not G (a huge --generations must be refused by the memory check, not allocated here)
+        t = np.array([1, max(1, generations)], dtype=np.float64)
         if self.kind == "constant":
             n = np.full_like(t, float(n0))
         elif self.kind == "linear":

@@ -58,7 +58,8 @@ def test_simulate_eager_matches_jit():
     jitted = jaxcollapse.simulate(*args)
     with jax.disable_jit():
         eager = jaxcollapse.simulate(*args)
-    assert jitted.paths is None and jitted.params is None  # nothing recorded unless asked for
+    not_recorded = jaxcollapse.engine.NotRecorded  # nothing recorded unless asked for
+    assert isinstance(jitted.paths, not_recorded) and isinstance(jitted.params, not_recorded)
     for k in Gaussian.metric_names:
         for a, b in ((jitted.mean(k), eager.mean(k)), (jitted.std(k), eager.std(k)),
                      (jitted.summary[k].quantiles, eager.summary[k].quantiles)):
@@ -243,6 +244,9 @@ def test_collapsed_chains_stay_finite_3d():
 def test_trajectory_api():
     tr = run_case("replace", "exact", seed=11)
     G, C = RUN_GENERATIONS, RUN_CHAINS
+    # one return type for every per-generation accessor: a numpy array (issue 14: mean was a JAX array)
+    for value in (tr.mean("trace"), tr.std("trace"), tr.stderr("trace"), tr.quantile("trace", 0.5)):
+        assert type(value) is np.ndarray and value.shape == (G + 1,)
     p = np.asarray(tr.paths["trace"])
     np.testing.assert_allclose(tr.stderr("trace"), p.std(1) / math.sqrt(C), rtol=1e-4, atol=1e-7)
     np.testing.assert_array_equal(tr.quantile("trace", 0.5), tr.summary["trace"].quantile(0.5))
@@ -367,10 +371,17 @@ def test_progress_callable_change_does_not_recompile(capsys):
         return jaxcollapse.simulate(jax.random.key(1), default_model(1), regimes.replace(5), 40, 8,
                                     metrics=("trace",), progress=lambda t, g: seen[name].append((t, g)))
 
-    run("a")
+    tr = run("a")
     with count_compiles() as c:
         run("b")
     assert c.compiles == 0, f"{c.compiles} compiles"
+    # nothing recorded but the summaries: a look-up says what to pass (not "'NoneType' is not subscriptable")
+    assert not tr.paths and not tr.params
+    with pytest.raises(KeyError, match=r"per-chain paths were not recorded: pass record_paths=True to simulate"):
+        tr.paths["trace"]
+    with pytest.raises(AttributeError, match=r"parameters were not recorded: pass record_params=True to simulate"):
+        tr.params.mean  # noqa: B018
+    assert "path/trace" not in tr.to_numpy()
     for name in seen:
         assert (40, 40) in seen[name] and all(g == 40 for _, g in seen[name]), seen[name]
     jaxcollapse.simulate(jax.random.key(1), default_model(1), regimes.replace(5), 40, 8, metrics=("trace",),

@@ -226,6 +226,25 @@ def test_no_trend_warning_for_data_from_the_model():
     assert z is not None and abs(z) < Z_BOUND
 
 
+def test_a_growing_series_under_a_decay_model_is_flagged_without_a_fit():
+    """The default suite's check of the warnings (the fit through the CLI is under -m slow): a test error growing
+    by a constant amount per generation, checked against the spread model, gets the changing-law warning with
+    the hint --model error, and a rate below 0 gets "the statistic grows"; data from the model itself get none."""
+    from jaxcollapse.bayes._fit import check_model
+
+    rng = np.random.default_rng(3)
+    e = 0.1 * np.arange(1, 41)[:, None] + 0.01 * rng.standard_normal((40, 300))  # e_t = 0.1 t + noise
+    growing = np.vstack([np.full((1, 300), 0.05), e])
+    draws = {"rate": np.full((800, 1), -0.05)}  # what the spread model fits to a growth: a negative rate
+    warn = check_model("spread", draws, prepare(growing, "spread"))
+    assert any("contradict the spread model" in w and "--model error" in w for w in warn), warn
+    assert any(w.startswith("the statistic grows") for w in warn), warn
+    n = 15
+    v = np.exp(np.cumsum(np.log(rng.chisquare(n - 1, (40, 300)) / n), axis=0))
+    assert check_model("spread", {"rate": np.full((800, 1), 1 / n)}, prepare(np.vstack([np.ones((1, 300)), v]),
+                                                                              "spread")) == []
+
+
 # --------------------------------------------------------------------------- reading files, picking the model
 def test_read_chains_with_and_without_generation_column_and_header(tmp_path):
     v = np.array([[1.0, 2.0], [0.5, 1.5], [0.25, np.nan]])

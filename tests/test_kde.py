@@ -7,6 +7,7 @@ Statistical rules (stated up front): one KS test of the sampler at level 1e-3; M
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,6 +35,35 @@ def test_bandwidth_and_density_match_scipy(rule):
     ref = ss.gaussian_kde(x.T, bw_method=rule, weights=w)
     np.testing.assert_allclose(kern, ref.covariance, rtol=1e-10)
     np.testing.assert_allclose(lp, ref.logpdf(y.T), rtol=1e-10)
+
+
+def test_blocked_density_and_searched_picks(monkeypatch):
+    """`log_prob` in blocks of evaluation rows (here 7 rows of 60 kernel values, the last block short) equals
+    scipy's density, with empty rows (weight 0) in the store; the sampler's search picks the same stored
+    point as counting the cumulative weights below each uniform (the former (n, m) comparison)."""
+    from jaxcollapse import random as R
+    from jaxcollapse._multinomial import monotone_cumsum
+    from jaxcollapse.families import kde as kdemod
+    from jaxcollapse.random import Stream
+
+    monkeypatch.setattr(kdemod, "LOGPROB_BLOCK_ELEMENTS", 7 * 60)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((45, 2)) @ np.array([[1.0, 0.4], [0.0, 0.7]])
+    w = rng.uniform(0.5, 2.0, 45)
+    y = rng.standard_normal((50, 2))
+    with jaxcollapse.x64():
+        kde = KDE(x, "scott", weights=w, capacity=60)
+        lp = np.asarray(kde.log_prob(jnp.asarray(y)))
+
+        def picks(kde, stream):  # temperature 0: the stored points themselves; and the counted indices
+            u = R.uniform(stream.fork(R.SALT_PICK), (2000,), kde.dtype)
+            cum = monotone_cumsum(kde.weights)
+            return kde.draw_samples(stream, 2000, jnp.zeros(())), jnp.sum(cum[None, :] < (u * cum[-1])[:, None], 1)
+
+        draws, idx = (np.asarray(a) for a in eqx.filter_jit(picks)(kde, Stream.from_key(jax.random.key(3))))
+    np.testing.assert_allclose(lp, ss.gaussian_kde(x.T, bw_method="scott", weights=w).logpdf(y.T), rtol=1e-10)
+    assert idx.max() < 45  # never an empty row
+    np.testing.assert_array_equal(draws, np.asarray(kde.points)[idx])
 
 
 def test_fixed_bandwidth_density_and_moments():

@@ -78,6 +78,37 @@ def test_weights_are_repetitions():
         np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("covariance", ["full", "diag"])
+def test_column_em_matches_the_matrix_em(covariance, monkeypatch):
+    """Small K and d run EM and the density on per-coordinate columns (`_em_step_cols`): the same step as the
+    matrix code (`_em_step` with the column path switched off), to rounding, with zero-weight rows, a dead
+    component (weight 0) and a singular one (log-density -inf) among the components."""
+    from jaxcollapse.families import mixture as mixmod
+
+    rng = np.random.default_rng(5)
+    K, d = 4, 3
+    covs = np.stack([np.eye(d) * (k + 1) for k in range(K)])
+    covs[3] = np.diag([1.0, 1.0, 0.0])  # singular: log-density -inf, never picked (weight 0 below)
+    xn, wn = rng.normal(size=(300, d)) * 2, (rng.random(300) < 0.7) * rng.integers(1, 3, 300)
+    with jaxcollapse.x64():
+        x, w = jnp.asarray(xn), jnp.asarray(wn, jnp.float64)
+        m = GaussianMixture(np.ones(K), rng.normal(size=(K, d)) * 2, np.stack([np.eye(d)] * K),
+                            covariance=covariance)
+        m = eqx.tree_at(lambda g: (g.weights, g.covs), m, (jnp.asarray([0.5, 0.3, 0.2, 0.0]), jnp.asarray(covs)))
+        assert m._unrolled
+        col, ll_col, lp_col = jax.jit(lambda m, x, w: (*m._em_step(x, w), jnp.stack(
+            m._component_logp_cols([x[:, i] for i in range(d)]), axis=1)))(m, x, w)
+        monkeypatch.setattr(mixmod, "UNROLLED_MAX_KDD", 0)
+        assert not m._unrolled
+        mat, ll_mat, lp_mat = jax.jit(lambda m, x, w: (*m._em_step(x, w), m._component_logp(x)))(m, x, w)
+    np.testing.assert_allclose(float(ll_col), float(ll_mat), rtol=1e-13)
+    assert np.all(np.isneginf(np.asarray(lp_mat[:, 3])))
+    np.testing.assert_allclose(np.asarray(lp_col), np.asarray(lp_mat), rtol=1e-13)
+    for u, v in zip(jax.tree.leaves(col), jax.tree.leaves(mat), strict=True):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-12, atol=1e-13)
+    assert float(col.weights[3]) == 0.0 and np.all(np.isfinite(np.asarray(col.covs)))
+
+
 def test_random_init_is_deterministic_from_the_stream():
     x = jnp.asarray(_data(200, seed=1), jnp.float32)
     m = GaussianMixture(TRUTH["weights"], TRUTH["means"], TRUTH["covs"], init="random", em_iters=3, tol=0.0)

@@ -13,6 +13,7 @@ The CLI runs in-process (`main([...])`), so runs of the same shapes share their 
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -315,7 +316,29 @@ BAD = {
     "devices beyond the machine": (["--family", "poisson", "--devices", "512"], "this machine has"),
     "devices 0": (["--family", "poisson", "--devices", "0"], "--devices must be >= 1"),
     "unwritable": (["--family", "poisson", "--out", lambda folder: str(_a_file(folder) / "sub")], "not writable"),
+    "write-protected folder": (["--family", "poisson", "--out", lambda folder: _protected(folder)],
+                               "cannot write the output folder"),
+    # huge sizes: refused with the estimate before anything is allocated (kde's points, the theory curves of G + 1
+    # values, the regime's range of n_t were allocated before the check) or compiled
+    "memory: chains": (["--family", "poisson", "--chains", "1000000000"], "--force-memory"),
+    "memory: generations": (["--family", "categorical", "--generations", "1000000000"], "--force-memory"),
+    "memory: n, before build": (["--family", "kde", "--n", "1000000000"], "--force-memory"),
+    "memory: kde's buffer, before build": (["--family", "kde", "--generations", "1000000000"], "--force-memory"),
 }
+
+
+def _protected(folder):
+    """An output path in a folder this process cannot write into (chmod 555; for root, which chmod does not stop,
+    sysfs)."""
+    import os
+
+    d = folder / "ro"
+    d.mkdir()
+    d.chmod(0o555)
+    if os.access(d, os.W_OK):
+        d.chmod(0o755)
+        return "/sys/jaxcollapse-test-out"
+    return str(d / "out")
 
 
 def _a_file(folder):
@@ -334,13 +357,16 @@ def test_bad_input_one_line_exit_2_nothing_written(case, tmp_path, no_run):
     work.mkdir()
     if "--out" not in argv:
         argv += ["--out", str(work / "out")]
-    code, stdout, err = run_cli(["run", *argv, "--generations", "3"])
+    code, stdout, err = run_cli(["run", *argv, *([] if "--generations" in argv else ["--generations", "3"])])
     lines = err.splitlines()
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("jaxcollapse: error: ") and expect in lines[0], lines[0]
     assert stdout == ""
     assert list(work.iterdir()) == []
-    assert sorted(p.name for p in cfg.iterdir()) in ([], ["c.toml"], ["a_file"])  # nothing written beside it
+    assert sorted(p.name for p in cfg.iterdir()) in ([], ["c.toml"], ["a_file"], ["ro"])  # nothing written beside it
+    if (cfg / "ro").exists():
+        assert list((cfg / "ro").iterdir()) == []
+    assert not Path("/sys/jaxcollapse-test-out").exists()
 
 
 def test_devices_must_divide_the_chains(monkeypatch):
@@ -371,6 +397,76 @@ def test_memory_estimate_refuses_only_what_cannot_fit():
     with pytest.raises(cli.CLIError, match="needs about .* GiB .* --force-memory"):
         run._check_memory(2**60, force=False)
     run._check_memory(2**60, force=True)  # --force-memory
+
+
+ALL_FAMILIES = ("categorical", "decomposition", "gaussian", "kde", "mixture", "mlp", "ngram", "poisson", "regression",
+                "vae")
+# --n on the exact path is a count in the sufficient statistics: no memory grows with it
+HUGE = [(f, flag) for f in ALL_FAMILIES for flag in ("--chains", "--generations", "--n")
+        if not (flag == "--n" and recipes.get(f).resolve({})["path"] == "exact")]
+
+
+def test_every_family_is_listed():
+    assert set(ALL_FAMILIES) == set(recipes.names())
+
+
+@pytest.mark.slow  # a build and an abstract draw per family (the default suite keeps the BAD rows "memory: ...")
+@pytest.mark.parametrize("family, flag", HUGE)
+def test_a_huge_run_is_refused_with_the_estimate(family, flag, tmp_path, no_run):
+    """1e9 chains, generations or samples per generation, for every family: one line with the estimate and the
+    machine's memory, before anything is allocated at that size or compiled."""
+    code, stdout, err = run_cli(["run", "--family", family, flag, "1000000000", "--out", str(tmp_path / "o")])
+    lines = err.splitlines()
+    assert code == 2 and len(lines) == 1 and stdout == "", err
+    assert lines[0].startswith("jaxcollapse: error: this run needs about ") and "--force-memory" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # builds every family's default model
+def test_default_runs_fit_the_estimate():
+    """The estimate of each family's default run is positive and far below a machine's memory (the defaults are
+    never refused), and grows with the chains."""
+    from jaxcollapse.cli import run
+
+    for family in ALL_FAMILIES:
+        r = recipes.get(family)
+        p = r.resolve({"regimes": [r.resolve({})["regimes"][0]]})
+        name = p["regimes"][0]
+        m, _, reg = r.build({**p, "regime": name})
+        est = run.estimate_memory(r, p, {name: m}, {name: reg}, r.metrics(p))
+        more = run.estimate_memory(r, {**p, "chains": 2 * p["chains"]}, {name: m}, {name: reg}, r.metrics(p))
+        assert 0 < est < 2**31 and more > est, (family, est, more)
+
+
+# every family's constructor: a string where a number goes is named (not numpy's "could not convert string to float")
+TEXT_ARGS = {
+    "Gaussian": ({"mean": "zero"}, "mean"),
+    "Categorical": ({"p": ["a", "b"]}, "p"),
+    "Poisson": ({"rate": "ten"}, "rate"),
+    "Bigram": ({"transition": "uniform"}, "transition"),
+    "Regression": ({"w": [0.0, 1.0], "noise": "big"}, "noise"),
+    "GaussianMixture": ({"weights": [0.5, 0.5], "means": "two"}, "means"),
+    "KDE": ({"points": ["a", "b"]}, "points"),
+}
+
+
+@pytest.mark.parametrize("cls", list(TEXT_ARGS))
+def test_a_string_for_a_number_is_a_clear_value_error(cls):
+    import jaxcollapse as jc
+
+    kwargs, arg = TEXT_ARGS[cls]
+    with pytest.raises(ValueError, match=rf"^{cls}: {arg} must be a number or an array of numbers, got "):
+        getattr(jc, cls)(**kwargs)
+
+
+def test_neural_families_name_a_string_hyperparameter(typecheck_off):
+    import jaxcollapse as jc
+
+    # checked first, before the key or the data are used
+    with pytest.raises(ValueError, match=r"^MLPRegressor: learning_rate must be a number"):
+        jc.MLPRegressor(None, learning_rate="fast")
+    with pytest.raises(ValueError, match=r"^VAE: weight_decay must be a number"):
+        jc.VAE(None, None, weight_decay="none")
 
 
 def test_example_config_is_the_default_experiment():

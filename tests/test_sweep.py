@@ -444,7 +444,9 @@ def test_cli_plot_of_an_unrecorded_metric_is_refused_before_compute(tmp_path, ca
     out.mkdir()
     (out / "config.json").write_text("{}")
     assert cli.main(["sweep", str(cfg), "--out", str(out), "--resume"]) == 2
-    assert "is not recorded" in capsys.readouterr().err and sorted(p.name for p in out.iterdir()) == ["config.json"]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("jaxcollapse: error: ") and "is not recorded" in err
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]
 
 
 def test_devices_refused_with_the_fix(tmp_path, capsys, no_compute, monkeypatch):

@@ -94,7 +94,7 @@ def _as_groups(data, metric: str | None) -> list[np.ndarray]:
     out = []
     for i, item in enumerate(items):
         if isinstance(item, Trajectory):
-            if item.paths is None:
+            if not item.paths:
                 raise ValueError("the Trajectory has no per-chain paths: simulate(..., record_paths=True)")
             if metric is None and len(item.paths) != 1:
                 raise ValueError(f"the Trajectory holds several metrics: pass metric= (one of {tuple(item.paths)})")

@@ -258,9 +258,11 @@ def _sample_shape(model) -> tuple[int, bool]:
 
 def estimate_memory(recipe, params: dict, models: dict, regimes: dict, metrics) -> int:
     r"""Bytes a run needs, from its shapes: per chain the model (times 4: model, truth, the fit's inputs and
-    outputs) and, on the samples path, the training buffer (accumulate: all $nG$ samples so far, twice:
-    the pool and the draw), plus the per-generation summaries and the recorded per-chain paths. A rough
-    estimate, to refuse a run that cannot fit before it starts, not a measurement."""
+    outputs), its key, its metric values (times 3: the values, their sorted copy for the quantiles, the
+    summaries' temporaries), what the recipe declares beyond these (`Recipe.memory_hint`) and, on the
+    samples path, the training buffer (accumulate: all $nG$ samples so far, twice: the pool and the draw),
+    plus the per-generation summaries and the recorded per-chain paths. A rough estimate, to refuse a run
+    that cannot fit before it starts, not a measurement."""
     import jax
 
     G, chains = params["generations"], params["chains"]
@@ -269,7 +271,7 @@ def estimate_memory(recipe, params: dict, models: dict, regimes: dict, metrics) 
     for name, model in models.items():
         model_elems = sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(model) if hasattr(x, "shape"))
         reg = regimes[name]
-        per_chain = 4 * model_elems
+        per_chain = 4 * model_elems + 2 + 3 * len(metrics) + recipe.memory_hint({**params, "regime": name})
         if recipe.path(params) == "samples":
             width, buffered = _sample_shape(model)
             n_syn = reg.synthetic_capacity(G) or params["n"]
@@ -400,17 +402,24 @@ def main(argv: list[str]) -> int:
     with ctx:
         models, truths, regimes, curves = {}, {}, {}, {}
         try:
+            # a recipe whose build allocates buffers sized by n or G (kde's points): refused before building them
+            item = 8 if params["x64"] else 4
+            _check_memory(item * chains * max(recipe.memory_hint({**params, "regime": r}) for r in params["regimes"]),
+                          bool(args.force_memory))
             for name in params["regimes"]:
                 point = {**params, "regime": name}
                 model, truth, regime = recipe.build(point)
                 model.check_regime(regime, G)
                 models[name], truths[name], regimes[name] = model, truth, regime
+            metrics = recipe.metrics(params)
+            path = recipe.path(params)
+            # before the theory curves: G + 1 values each, themselves too big for a huge --generations
+            _check_memory(estimate_memory(recipe, params, models, regimes, metrics), bool(args.force_memory))
+            for name in params["regimes"]:
+                point = {**params, "regime": name}
                 curves[name] = {k: np.asarray(v, np.float64) for k, v in recipe.theory(point, G).items()}
         except ValueError as e:
             raise CLIError(str(e)) from None
-        metrics = recipe.metrics(params)
-        path = recipe.path(params)
-        _check_memory(estimate_memory(recipe, params, models, regimes, metrics), bool(args.force_memory))
         stage = Staging(out, bool(args.force))  # unwritable place: found before the compute
         try:
             key = jax.random.key(params["seed"])

@@ -46,6 +46,7 @@ from .._multinomial import (
     monotone_cumsum,
     multinomial_cumulative,
 )
+from .._validate import numeric
 from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
 
@@ -147,6 +148,7 @@ class Categorical(AbstractFamily):
 
     def __init__(self, p, *, alpha=0.0, top_k: int | None = None, top_p: float | int | None = None,
                  capacity: int | None = None):
+        numeric("Categorical", p=p, alpha=alpha, top_p=top_p)
         dtype = jnp.result_type(float)
         if not isinstance(p, jax.core.Tracer):
             a = np.asarray(p, dtype=np.float64)

@@ -22,6 +22,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .. import random as R
 from .._linalg import as_cov, chol_psd, forward_substitution, log_normal_rows, sqrt_psd
+from .._validate import numeric
 from ..random import Stream
 from ._base import AbstractMomentFamily, AbstractStats
 
@@ -93,6 +94,7 @@ class Gaussian(AbstractMomentFamily):
     def __init__(self, mean=0.0, cov=1.0, estimator: str = "mle"):
         if estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
+        numeric("Gaussian", mean=mean, cov=cov)
         dtype = jnp.result_type(float)
         mean = jnp.atleast_1d(jnp.asarray(mean, dtype))
         if mean.ndim != 1:

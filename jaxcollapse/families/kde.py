@@ -28,13 +28,15 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .. import random as R
-from .._linalg import chol_psd, log_normal_rows, logsumexp_rows
-from .._multinomial import monotone_cumsum
+from .._linalg import chol_psd, forward_substitution
+from .._multinomial import _rank, monotone_cumsum
+from .._validate import numeric
 from ..random import Stream
 from ..stats import SampleStats
 from ._base import AbstractMomentFamily, AbstractSampleFamily
 
 RULES = ("fixed", "scott", "silverman")
+LOGPROB_BLOCK_ELEMENTS = 2**16  # kernel values per block of `log_prob` (per chain under vmap)
 
 
 def required_capacity(regime, generations: int) -> int | None:
@@ -78,6 +80,7 @@ class KDE(AbstractSampleFamily, AbstractMomentFamily):
 
     def __init__(self, points, bandwidth="scott", *, capacity: int | None = None, weights=None,
                  eval_size: int = 512):
+        numeric("KDE", points=points, weights=weights)
         dtype = jnp.result_type(float)
         x = jnp.asarray(points, dtype)
         if x.ndim == 1:
@@ -167,7 +170,10 @@ class KDE(AbstractSampleFamily, AbstractMomentFamily):
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, "n d"]:
         u = R.uniform(stream.fork(R.SALT_PICK), (n,), self.dtype)
         cum = monotone_cumsum(self.weights)  # a zero-weight (empty) row is never picked
-        idx = jnp.sum(cum[None, :] < (u * cum[-1])[:, None], axis=1)
+        # #{i : cum_i < v} = #{i : cum_i <= v^-} (v^- the float below v) by a search (`_rank`, O(n log m)): the
+        # same index as counting the comparisons of an (n, m) matrix, which cost O(n m) time and memory
+        v = u * cum[-1]
+        idx = _rank(cum, jnp.nextafter(v, jnp.asarray(-jnp.inf, v.dtype)))
         idx = jnp.minimum(idx, self.capacity - 1)
         z = R.normal(stream.fork(R.SALT_JITTER), (n, self.d), self.dtype)
         L = chol_psd(self.kernel) * temperature
@@ -175,12 +181,39 @@ class KDE(AbstractSampleFamily, AbstractMomentFamily):
 
     @eqx.filter_jit
     def log_prob(self, x: Float[Array, "n d"]) -> Float[Array, " n"]:
-        r"""$\log p(x_j)$ for every row of `x` ($O(n \cdot \text{capacity})$)."""
+        r"""$\log p(x_j)$ for every row of `x` ($O(n \cdot \text{capacity})$ time).
+
+        Whitened by the kernel's Cholesky factor $L$ ($z = L^{-1}x$, the stored points likewise, so the
+        exponent is $-\tfrac12\|z_x - z_p\|^2$, summed per coordinate), and evaluated in blocks of rows of `x`
+        (`lax.map`) holding at most `LOGPROB_BLOCK_ELEMENTS` kernel values: the memory is bounded whatever
+        the number of rows (the held-out NLL of 512 draws against 3,000 stored points, vmapped over 500
+        chains, built a 3 GB matrix in one piece). A singular kernel gives $-\infty$.
+        """
         x = jnp.asarray(x, self.dtype)
-        lk = jax.vmap(lambda p: log_normal_rows(x, p, self.kernel), out_axes=1)(self.points)  # (n, m)
+        n, d, m = x.shape[0], self.d, self.capacity
+        L = chol_psd(self.kernel)
+        diag = jnp.diagonal(L)
+        singular = jnp.any(diag <= 0)
+        safe = jnp.where(singular, jnp.eye(d, dtype=self.dtype), L)
+        zp = forward_substitution(safe, self.points.T)  # (d, m)
+        zx = forward_substitution(safe, x.T).T  # (n, d)
+        logdet = 2.0 * jnp.sum(jnp.log(jnp.where(singular, 1.0, diag)))
         total = jnp.sum(self.weights)
         logw = jnp.where(self.weights > 0, jnp.log(jnp.where(self.weights > 0, self.weights, 1.0)), -jnp.inf)
-        return logsumexp_rows(lk + logw[None, :]) - jnp.log(total)
+        const = logw - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)  # (m,)
+
+        def one(z):  # z: (d,) -> log sum_i w_i N(x; p_i, H)
+            maha = (z[0] - zp[0]) ** 2
+            for i in range(1, d):
+                maha = maha + (z[i] - zp[i]) ** 2
+            a = const - 0.5 * maha
+            top = jnp.max(a)
+            top = jnp.where(jnp.isfinite(top), top, 0.0)
+            return top + jnp.log(jnp.sum(jnp.exp(a - top)))
+
+        block = max(1, min(n, LOGPROB_BLOCK_ELEMENTS // max(m, 1)))
+        out = jax.lax.map(one, zx, batch_size=block) if block < n else jax.vmap(one)(zx)
+        return jnp.where(singular, -jnp.inf, out - jnp.log(total))
 
     # --------------------------------------------------------------- fitting
     def fit(self, stats: SampleStats, stream: Stream) -> KDE:

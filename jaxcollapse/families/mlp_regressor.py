@@ -17,6 +17,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float
 
 from .. import random as R
+from .._validate import numeric
 from ..random import Stream
 from ..stats import SampleStats
 from ._base import AbstractSampleFamily
@@ -75,6 +76,7 @@ class MLPRegressor(AbstractSampleFamily):
     def __init__(self, key, *, dim: int = 1, target: Callable = sine_target, label_noise=0.1, width: int = 32,
                  depth: int = 2, steps: int = 300, learning_rate=1e-2, weight_decay=0.0,
                  batch_size: int | None = None, init: str = "fresh", n_grid: int = 256):
+        numeric("MLPRegressor", label_noise=label_noise, learning_rate=learning_rate, weight_decay=weight_decay)
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
         check_knobs(width=width, depth=depth, steps=steps, learning_rate=learning_rate,

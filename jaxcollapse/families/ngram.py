@@ -56,7 +56,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
 from .. import random as R
 from .._multinomial import monotone_cumsum
-from .._validate import concrete
+from .._validate import concrete, numeric
 from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
 
@@ -180,6 +180,7 @@ class Bigram(AbstractFamily):
     def __init__(self, transition, initial=None, *, length: int = 20, smoothing=0.0, refit_initial=True):
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
             raise ValueError(f"sequence length must be an integer >= 2, got {length!r}")
+        numeric("Bigram", transition=transition, initial=initial, smoothing=smoothing)
         dtype = jnp.result_type(float)
         P = concrete(transition, np.float64)
         if P is not None:

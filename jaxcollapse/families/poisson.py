@@ -32,6 +32,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .. import random as R
+from .._validate import numeric
 from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
 
@@ -78,6 +79,7 @@ class Poisson(AbstractFamily):
     has_log_prob: ClassVar[bool] = True
 
     def __init__(self, rate=1.0):
+        numeric("Poisson", rate=rate)
         dtype = jnp.result_type(float)
         if not isinstance(rate, jax.core.Tracer):
             r = np.asarray(rate, dtype=np.float64)

@@ -45,6 +45,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, UInt32
 
 from .. import random as R
 from .._linalg import as_cov, cho_solve, chol_pd
+from .._validate import numeric
 from ..random import Stream
 from ._base import AbstractFamily, AbstractStats
 
@@ -136,6 +137,7 @@ class Regression(AbstractFamily):
     def __init__(self, w, cov=1.0, noise=1.0, ridge=0.0, design: str = "fresh", design_seed: int = 0):
         if design not in DESIGNS:
             raise ValueError(f"unknown design {design!r}; choose one of {DESIGNS}")
+        numeric("Regression", w=w, cov=cov, noise=noise, ridge=ridge)
         dtype = jnp.result_type(float)
         w = jnp.atleast_1d(jnp.asarray(w, dtype))
         if w.ndim != 1 or w.shape[0] < 1:

@@ -17,6 +17,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from .. import datasets as _ds
 from .. import random as R
+from .._validate import numeric
 from ..random import Stream
 from ..stats import SampleStats
 from ._base import AbstractSampleFamily
@@ -108,6 +109,7 @@ class VAE(AbstractSampleFamily):
     def __init__(self, key, data: _ds.Dataset, *, latent: int = 2, width: int = 32, depth: int = 2,
                  steps: int = 500, learning_rate=1e-2, weight_decay=0.0, batch_size: int | None = None,
                  init: str = "fresh", n_eval: int = 512):
+        numeric("VAE", learning_rate=learning_rate, weight_decay=weight_decay)
         if isinstance(latent, bool) or not isinstance(latent, (int, np.integer)) or latent < 1:
             raise ValueError(f"latent size must be an integer >= 1, got {latent!r}")
         check_knobs(width=width, depth=depth, steps=steps, learning_rate=learning_rate,

@@ -360,6 +360,13 @@ class Recipe:
         """Closed-form expectations over generations 0..G for ``params["regime"]``, where they exist."""
         return {}
 
+    def memory_hint(self, params: dict[str, Any]) -> int:
+        """Numbers per chain that a run of ``params["regime"]`` holds beyond what the runner measures from the
+        built model's shapes (the model, its key and metrics, the training buffer of the samples path): a
+        per-generation evaluation matrix, a buffer that `build` allocates by n or G. The runner checks
+        ``chains x memory_hint`` against the machine's memory *before* `build` too. Default: 0."""
+        return 0
+
     def describe(self, params: dict[str, Any]) -> str:
         """The head line of the table."""
         own = ", ".join(f"{p.name}={_g(params[p.name])}" for p in self.params if p.table and params[p.name] is not None)
@@ -383,8 +390,9 @@ class Recipe:
         for metric in self.headline:
             theory = {r: c[metric] for r, c in curves.items() if metric in c and np.all(np.isfinite(c[metric]))}
             fig = plot.compare(trajs, metric, theory=theory)
-            fig.axes[0].set_title(f"{self.name}: {metric}, n = {params['n']}, {params['chains']} chains")
-            fig.savefig(folder / f"{metric}.png", dpi=120)
+            fig.axes[0].set_title(f"{self.name}: {metric}, n = {params['n']}, {params['chains']} chains",
+                                  fontsize="medium")
+            fig.savefig(folder / f"{metric}.png", dpi=150)
             _close(fig)
             written.append(f"{metric}.png")
         return written

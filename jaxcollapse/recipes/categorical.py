@@ -133,52 +133,92 @@ class CategoricalRecipe(Recipe):
         return out
 
     def figures(self, folder, trajs, curves, params, detail=None):
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         from .. import plot
 
         G = params["generations"]
-        fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
-        for ax, metric in zip(axes, ("surviving", "tail_mass_lost", "gini_simpson"), strict=True):
+        replace_exact = self._replace_tail_curves(params, curves)
+        fig = Figure(figsize=(17, 4.6), layout="constrained")
+        panels = (("surviving", "surviving categories", "categories still in the model"),
+                  ("tail_mass_lost", "truth's mass on lost categories", "tail mass lost"),
+                  ("gini_simpson", "Gini–Simpson $1 - \\sum_i p_i^2$", "Gini–Simpson diversity"))
+        marked = False
+        for i, (ax, (metric, ylabel, title)) in enumerate(zip(fig.subplots(1, 3), panels, strict=True)):
             theory = {k: c[metric] for k, c in curves.items() if metric in c}
-            plot.compare(trajs, metric, ax=ax, theory={k: v for k, v in theory.items() if np.all(np.isfinite(v))})
-            for v in theory.values():  # exact only at t = 0 and 1 (replace, fresh): a short segment and a mark
-                if not np.all(np.isfinite(v)):
-                    ax.plot([0, 1], v[:2], color="k", ls=":", lw=1.5)
-                    ax.plot([1], [v[1]], marker="x", ms=9, color="k", ls="none")
-            ax.set_xlabel("generation t")
-        axes[0].set_ylabel("surviving categories")
-        axes[1].set_ylabel("truth's mass on lost categories")
-        axes[2].set_ylabel("Gini–Simpson 1 − Σp²")
-        fig.suptitle(f"Categorical K = {params['K']}, n = {params['n']}, {params['chains']} chains "
-                     "(dotted: exact expectation; x: exact at t = 1)")
-        fig.tight_layout()
-        fig.savefig(folder / "diversity.png", dpi=120)
+            theory.update({k: c[metric] for k, c in replace_exact.items() if metric in c})
+            plot.compare(trajs, metric, ax=ax, theory={k: v for k, v in theory.items() if np.all(np.isfinite(v))},
+                         legend="outside" if i == 2 else None)
+            for k, v in theory.items():  # exact only at t = 0 and 1 (fresh): a short segment and a mark
+                if not np.all(np.isfinite(v)) and k in trajs:
+                    color = plot.darker(f"C{list(trajs).index(k)}")  # compare's colour for regime k
+                    plot.draw_theory(ax, [0, 1], v[:2], color=color)
+                    ax.plot([1], [v[1]], marker="x", ms=9, mew=2, color=color, ls="none", zorder=plot.THEORY_ZORDER)
+                    marked = True
+            ax.set_ylabel(ylabel)
+            ax.set_title(title, fontsize="medium")
+        truth = {"zipf": f"Zipf $\\beta$ = {params['beta']:g}", "uniform": "uniform",
+                 "dirichlet": f"Dirichlet({params['concentration']:g})", "wordfreq": f"wordfreq {params['lang']}"}
+        fig.suptitle(f"Categorical K = {params['K']} ({truth[params['truth']]} truth), n = {params['n']} draws per "
+                     f"generation, {params['chains']} chains; theory: exact expectations"
+                     + ("; x: exact at t = 1 only" if marked else ""), fontsize="medium")
+        fig.savefig(folder / "diversity.png", dpi=150)
         _close(fig)
         written = ["diversity.png"]
         if not detail:
             return written
         first = next(iter(detail))
         p_hist = np.asarray(detail[first].params.p)[:, : params["paths_chains"]]  # (G + 1, chains, K)
-        gens = params["rank_generations"] or tuple(sorted({1, min(10, G), G}))
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+        # generation 0 is the truth, drawn once in black
+        gens = [g for g in (params["rank_generations"] or sorted({1, min(10, G), G})) if g > 0]
+        fig = Figure(figsize=(11, 4.4), layout="constrained")
         rank = np.arange(1, params["K"] + 1)
-        truth = np.sort(p_hist[0, 0])[::-1]
-        for ax, title in zip(axes, ("chain 0", f"mean over {p_hist.shape[1]} chains"), strict=True):
-            ax.loglog(rank, truth, color="k", lw=2.2, label="truth (t = 0)")
-            for g in gens:
+        truth_p = np.sort(p_hist[0, 0])[::-1]
+        import matplotlib
+
+        shades = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, max(len(gens), 1)))
+        for ax, which in zip(fig.subplots(1, 2), ("chain 0", f"mean over {p_hist.shape[1]} chains"), strict=True):
+            ax.loglog(rank[truth_p > 0], truth_p[truth_p > 0], color="k", lw=2.2, label="truth (t = 0)", zorder=1.9)
+            for g, shade in zip(gens, shades, strict=False):
                 srt = np.sort(p_hist[g], axis=-1)[..., ::-1]
-                y = srt[0] if title == "chain 0" else srt.mean(axis=0)
-                ax.loglog(rank[y > 0], y[y > 0], lw=1.3, label=f"t = {g}")
-            ax.set_xlabel("rank")
-            ax.set_ylabel("frequency")
-            ax.set_title(f"{first}: {title}")
-            ax.legend(fontsize=8)
-        fig.suptitle(f"Rank-frequency, categorical K = {params['K']}, n = {params['n']}")
-        fig.tight_layout()
-        fig.savefig(folder / "rank_frequency.png", dpi=120)
+                y = srt[0] if which == "chain 0" else srt.mean(axis=0)
+                ax.loglog(rank[y > 0], y[y > 0], lw=1.4, color=shade, label=f"t = {g}")
+            ax.set_xlabel("rank $r$")
+            ax.set_ylabel("probability of the $r$-th most probable category")
+            ax.set_title(f"{first}, {which}", fontsize="medium")
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize="small", title="generation", title_fontsize="small")
+        fig.suptitle(f"Rank–frequency: categorical K = {params['K']} ({truth[params['truth']]} truth), "
+                     f"n = {params['n']} draws per generation", fontsize="medium")
+        fig.savefig(folder / "rank_frequency.png", dpi=150)
         _close(fig)
         return [*written, "rank_frequency.png"]
+
+    def _replace_tail_curves(self, params, curves) -> dict:
+        r"""For the figure: exact $E$[surviving] and $E$[tail mass lost] at every generation under replace
+        (plain sampling, $\alpha = 0$), where `theory` gives them at $t \le 1$ only.
+
+        Each category's count is a two-type Wright–Fisher chain: $N_1 \sim \mathrm{Bin}(n, p_i)$, then
+        $N_{t+1} \sim \mathrm{Bin}(n, N_t/n)$, so $P(N_t = 0) = \mathrm{Bin}(n, p_i) \cdot P^{t-1} e_0$ with
+        $P$ the chain's matrix (`theory.categorical.wright_fisher_matrix`). Skipped above $n = 2000$."""
+        c = curves.get("replace", {})
+        if "surviving" not in c or np.all(np.isfinite(c["surviving"])) or params["n"] > 2000:
+            return {}
+        from scipy import stats
+
+        from ..theory import categorical as th
+
+        n, G = params["n"], params["generations"]
+        p = np.asarray(self.truth(params).p, np.float64)
+        P = th.wright_fisher_matrix(n)
+        start = stats.binom.pmf(np.arange(n + 1)[None, :], n, p[:, None])  # (K, n + 1): the law of N_1
+        lost_by = np.zeros(n + 1)
+        lost_by[0] = 1.0  # P(N_{1+s} = 0 | N_1 = j) for s = 0, 1, ...
+        lost = np.zeros((G + 1, p.size))
+        for t in range(1, G + 1):
+            lost[t] = start @ lost_by
+            lost_by = P @ lost_by
+        return {"replace": {"surviving": np.sum(p > 0) - lost.sum(axis=1), "tail_mass_lost": lost @ p}}
 
 
 register(CategoricalRecipe())

@@ -70,14 +70,30 @@ class GaussianRecipe(Recipe):
         return gaussian_curves(params, generations)
 
     def figures(self, folder, trajs, curves, params, detail=None):
+        from matplotlib.figure import Figure
+
         from .. import plot
         from ._base import _close
 
-        fig = plot.compare(trajs, "trace", theory={k: c["trace"] for k, c in curves.items() if "trace" in c})
-        ax = fig.axes[0]
-        ax.set_ylabel("variance $\\sigma_t^2$" if params["dim"] == 1 else "trace $\\mathrm{tr}\\,\\Sigma_t$")
-        ax.set_title(f"Gaussian ({params['estimator']}), n = {params['n']}, {params['chains']} chains")
-        fig.savefig(folder / "variance.png", dpi=120)
+        # the variance, and beside it the mean's error on a log axis, where the regimes separate
+        fig = Figure(figsize=(13.0, 4.6), layout="constrained")
+        ax_var, ax_mse = fig.subplots(1, 2, sharex=True)
+        mse = all("mean_sq_err" in tr.summary for tr in trajs.values())
+        plot.compare(trajs, "trace", theory={k: c["trace"] for k, c in curves.items() if "trace" in c}, ax=ax_var,
+                     legend=None if mse else "outside", references={"truth": params["dim"] * params["variance"]})
+        ax_var.set_ylabel("variance $\\sigma_t^2$" if params["dim"] == 1 else "trace $\\mathrm{tr}\\,\\Sigma_t$")
+        ax_var.set_title("variance" if params["dim"] == 1 else "trace of the covariance", fontsize="medium")
+        if mse:
+            plot.compare(trajs, "mean_sq_err", log=True, ax=ax_mse, legend="outside", bands=((0.25, 0.75),),
+                         theory={k: c["mean_sq_err"] for k, c in curves.items() if "mean_sq_err" in c})
+            ax_mse.set_ylabel("squared error of the mean $\\|\\mu_t - \\mu\\|^2$")
+            ax_mse.set_title("error of the mean (log axis, 25–75% band)", fontsize="medium")
+        else:
+            ax_mse.remove()
+        est = {"mle": "MLE", "unbiased": "unbiased covariance", "mean": "mean only (covariance known)"}
+        fig.suptitle(f"Gaussian d = {params['dim']} ({est[params['estimator']]}), n = {params['n']} samples per "
+                     f"generation, {params['chains']} chains", fontsize="medium")
+        fig.savefig(folder / "variance.png", dpi=150)
         _close(fig)
         return ["variance.png"]
 

@@ -68,6 +68,14 @@ class KDERecipe(Recipe):
             raise ValueError(f"bandwidth = {params['bandwidth']!r} needs a covariance of the points: n >= 2, "
                              f"got n = {params['n']}")
 
+    def memory_hint(self, params):
+        """The stored points (capacity x d, allocated by `build`) and the held-out NLL's matrix of eval_size
+        truth draws x stored points, per chain."""
+        from ..families.kde import required_capacity
+
+        cap = max(params["n"], required_capacity(regime_from(params), params["generations"]) or 0)
+        return cap * params["dim"] + params["eval_size"] * cap
+
     def build(self, params):
         from ..families import KDE, Gaussian
         from ..families.kde import required_capacity

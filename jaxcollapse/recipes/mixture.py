@@ -84,16 +84,18 @@ def distance_figure(folder, trajs: dict, curves: dict, title: str, metrics=("spr
     from .. import plot
 
     fig = Figure(figsize=(5.0 * len(metrics), 4.2), layout="constrained")
-    axes = fig.subplots(1, len(metrics))
+    axes = fig.subplots(1, len(metrics), sharex=True)
     for i, (ax, m) in enumerate(zip(np.atleast_1d(axes), metrics, strict=True)):
         theory = {r: c[m] for r, c in curves.items() if m in c and np.all(np.isfinite(c[m]))}
-        plot.compare(trajs, m, theory=theory, log=m in ("l2sq", "kl"), ax=ax)
-        if i and ax.get_legend() is not None:  # one legend, in the first panel
-            ax.get_legend().remove()
-        ax.set_title({"spread": "spread tr Cov (theory dotted)", "l2sq": "L2 distance² to the truth",
-                      "kl": "KL(truth ‖ model)", "nll": "held-out NLL of truth draws"}.get(m, m))
-    fig.suptitle(title)
-    fig.savefig(folder / name, dpi=110)
+        plot.compare(trajs, m, theory=theory, log=m in ("l2sq", "kl"), ax=ax, legend=None if i else "best")
+        ax.set_title({"spread": "spread", "l2sq": "L2 distance to the truth (log axis)",
+                      "kl": "KL divergence from the truth (log axis)",
+                      "nll": "held-out NLL of truth draws"}.get(m, m), fontsize="medium")
+        ax.set_ylabel({"spread": "spread $\\mathrm{tr}\\,\\mathrm{Cov}$ of the model",
+                       "l2sq": "$\\|f_t - f\\|_2^2$", "kl": "KL(truth $\\|$ model) (nats)",
+                       "nll": "NLL per draw (nats)"}.get(m, m))
+    fig.suptitle(title, fontsize="medium")
+    fig.savefig(folder / name, dpi=150)
     _close(fig)
     return name
 

@@ -55,16 +55,23 @@ class MLPRecipe(Recipe):
                 "no closed form"]
 
     def figures(self, folder, trajs, curves, params, detail=None):
+        import numpy as np
         from matplotlib.figure import Figure
 
         from .. import plot
 
         fig = Figure(figsize=(10, 4.2), layout="constrained")
-        for ax, m in zip(fig.subplots(1, 2), ("test_mse", "pred_var"), strict=True):
-            plot.compare(trajs, m, log=m == "test_mse", ax=ax)
-            ax.set_title({"test_mse": "test error against f* (log axis)", "pred_var": "variance of f over the grid"}[m])
-        fig.suptitle(f"MLP regressor, p = {params['dim']}, n = {params['n']}, {params['chains']} chains")
-        fig.savefig(folder / "mlp.png", dpi=110)
+        for i, (ax, m) in enumerate(zip(fig.subplots(1, 2, sharex=True), ("test_mse", "pred_var"), strict=True)):
+            truth = float(np.asarray(next(iter(trajs.values())).mean("pred_var"))[0])  # generation 0 is f*
+            plot.compare(trajs, m, log=m == "test_mse", ax=ax, legend=None if i else "best",
+                         references={"$f^*$ (t = 0)": truth} if m == "pred_var" else None)
+            ax.set_title({"test_mse": "test error against $f^*$ (log axis)",
+                          "pred_var": "variance of $f$ over the grid"}[m], fontsize="medium")
+            ax.set_ylabel({"test_mse": "mean squared distance to $f^*$ on the grid",
+                           "pred_var": "variance of $f(x)$ over the grid"}[m])
+        fig.suptitle(f"MLP regressor, p = {params['dim']}, n = {params['n']} samples per generation, "
+                     f"{params['chains']} chains", fontsize="medium")
+        fig.savefig(folder / "mlp.png", dpi=150)
         _close(fig)
         return ["mlp.png"]
 

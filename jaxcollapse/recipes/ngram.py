@@ -98,26 +98,48 @@ class NgramRecipe(Recipe):
         return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
     def figures(self, folder, trajs, curves, params, detail=None):
+        from matplotlib.figure import Figure
+
         from .. import plot
+
+        first = next(iter(trajs.values()))
+        title = (f"bigram V = {params['vocab']}, n = {params['n']} sequences of length {params['length']}, "
+                 f"smoothing {params['smoothing']:g}, {params['chains']} chains")
+
+        def panel(ax, metric, label, legend="best"):
+            theory = {k: c[metric] for k, c in curves.items() if metric in c and np.all(np.isfinite(c[metric]))}
+            ref = float(np.asarray(first.mean(metric))[0])  # generation 0 is the truth itself
+            plot.compare(trajs, metric, log=(metric == "perplexity"), theory=theory, ax=ax, legend=legend,
+                         references={"truth (t = 0)": ref})
+            ax.set_ylabel(label)
 
         written = []
         for metric, label in (("entropy_rate", "entropy rate (nats/token)"),
-                              ("perplexity", "perplexity of held-out truth sequences"),
-                              ("gini_simpson", "Gini–Simpson diversity of the rows")):
-            theory = {k: c[metric] for k, c in curves.items() if metric in c}
-            fig = plot.compare(trajs, metric, log=(metric == "perplexity"), theory=theory)
-            ax = fig.axes[0]
-            ref = float(np.asarray(next(iter(trajs.values())).mean(metric))[0])
-            if np.isfinite(ref):
-                ax.axhline(ref, color="k", ls=":", lw=1.2, label="truth (t = 0)")
-                ax.text(0.99, ref, " truth", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=8)
-            ax.set_ylabel(label)
-            ax.set_xlabel("generation t")
-            ax.set_title(f"bigram V={params['vocab']}, n={params['n']}, L={params['length']}, "
-                         f"alpha={params['smoothing']:g}, {params['chains']} chains")
-            fig.savefig(folder / f"{metric}.png", dpi=120)
+                              ("perplexity", "perplexity of held-out truth sequences")):
+            fig = Figure(figsize=(7.0, 4.5), layout="constrained")
+            ax = fig.add_subplot()
+            panel(ax, metric, label)
+            ax.set_title(title, fontsize="medium")
+            fig.savefig(folder / f"{metric}.png", dpi=150)
             _close(fig)
             written.append(f"{metric}.png")
+        # the rows' diversity, and beside it the initial token's, whose exact mean is known (Wright-Fisher)
+        panels = [("gini_simpson", "Gini–Simpson diversity of the rows")]
+        if not params["fixed_initial"] and all("initial_gini_simpson" in tr.summary for tr in trajs.values()):
+            panels.append(("initial_gini_simpson", "Gini–Simpson diversity of the first token"))
+        with_theory = [i for i, (m, _) in enumerate(panels) if any(m in c for c in curves.values())]
+        keyed = with_theory[0] if with_theory else 0  # one legend, where it can name the theory
+        fig = Figure(figsize=(6.0 * len(panels), 4.5), layout="constrained")
+        for i, (ax, (metric, label)) in enumerate(zip(np.atleast_1d(fig.subplots(1, len(panels))), panels,
+                                                      strict=True)):
+            panel(ax, metric, label, legend="best" if i == keyed else None)
+            ax.set_title({"gini_simpson": "rows (stationary-weighted)",
+                          "initial_gini_simpson": "first token (theory: exact mean, replace)"}[metric],
+                         fontsize="medium")
+        fig.suptitle(title, fontsize="medium")
+        fig.savefig(folder / "gini_simpson.png", dpi=150)
+        _close(fig)
+        written.append("gini_simpson.png")
         return written
 
 

@@ -60,23 +60,38 @@ class PoissonRecipe(Recipe):
         return out
 
     def figures(self, folder, trajs, curves, params, detail=None):
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
 
         from .. import plot
 
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-        for name, traj in trajs.items():
-            line, = axes[0].plot(np.asarray(traj.mean("extinct")), lw=1.8, label=f"{name} (simulation)")
+        fig = Figure(figsize=(12, 4.5), layout="constrained")
+        ax_ext, ax_rate = fig.subplots(1, 2)
+        handles = []
+        for i, (name, traj) in enumerate(trajs.items()):
+            color = f"C{i}"
+            ax_ext.plot(np.asarray(traj.mean("extinct")), color=color, zorder=plot.LINE_ZORDER, **plot.MEDIAN_STYLE)
             th = curves[name].get("extinct")
             if th is not None:
-                axes[0].plot(th, ls=":", lw=2.2, color=line.get_color(), label=f"{name} (exact)")
-        axes[0].set_xlabel("generation t")
-        axes[0].set_ylabel("fraction of chains extinct (rate = 0)")
-        axes[0].legend()
-        plot.compare(trajs, "rate", theory={k: c["rate"] for k, c in curves.items() if "rate" in c}, ax=axes[1])
-        fig.suptitle(f"Poisson rate {params['rate']:g}, n = {params['n']}, {params['chains']} chains")
-        fig.tight_layout()
-        fig.savefig(folder / "extinction.png", dpi=120)
+                plot.draw_theory(ax_ext, np.arange(len(th)), th, color=plot.darker(color))
+            handles.append(Line2D([], [], color=color, label=name, **plot.MEDIAN_STYLE))
+        handles += [Line2D([], [], color="0.35", label="simulation (fraction of chains)", **plot.MEDIAN_STYLE),
+                    Line2D([], [], color="0.35", label="exact probability", **plot.THEORY_STYLE)]
+        ax_ext.legend(handles=handles, fontsize="small", loc="best")
+        ax_ext.set_xlabel("generation $t$")
+        ax_ext.set_ylabel("fraction of chains extinct (rate = 0)")
+        ax_ext.set_title("extinction (rate 0 is absorbing)", fontsize="medium")
+        ax_ext.grid(True, alpha=0.3)
+        from matplotlib.ticker import MaxNLocator
+
+        ax_ext.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+        plot.compare(trajs, "rate", theory={k: c["rate"] for k, c in curves.items() if "rate" in c}, ax=ax_rate,
+                     references={"truth": params["rate"]})
+        ax_rate.set_ylabel("fitted rate $\\lambda_t$")
+        ax_rate.set_title("rate across chains", fontsize="medium")
+        fig.suptitle(f"Poisson, truth rate {params['rate']:g}, n = {params['n']} draws per generation, "
+                     f"{params['chains']} chains", fontsize="medium")
+        fig.savefig(folder / "extinction.png", dpi=150)
         _close(fig)
         return ["extinction.png"]
 

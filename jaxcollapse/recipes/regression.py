@@ -106,24 +106,19 @@ class RegressionRecipe(Recipe):
         from .. import plot
         from ..theory import regression as th
 
-        fig = plot.compare(trajs, "excess_risk", log=True,
+        refs = {}
+        if self._ols(params):  # thin grey lines, labelled at the right edge (theory is dotted)
+            T, d, s = params["n"], params["d"], params["noise"]
+            refs = {r"$\pi^2/6$ bound of accumulate, $\frac{\pi^2}{6}\sigma^2 d/(T-d-1)$":
+                    float(th.accumulate_bound(T, d, s)),
+                    r"first fit, $\sigma^2 d/(T-d-1)$": float(th.ols_risk(T, d, s))}
+        fig = plot.compare(trajs, "excess_risk", log=True, references=refs, legend="upper left",
                            theory={k: c["excess_risk"] for k, c in curves.items() if "excess_risk" in c})
         ax = fig.axes[0]
-        if self._ols(params):
-            T, d, s = params["n"], params["d"], params["noise"]
-            old = ax.get_legend()
-            lines = [ax.axhline(float(th.accumulate_bound(T, d, s)), color="k", ls=":", lw=1.2,
-                                label=r"$\pi^2/6$ bound $\frac{\pi^2}{6}\sigma^2 d/(T-d-1)$"),
-                     ax.axhline(float(th.ols_risk(T, d, s)), color="grey", ls="--", lw=1.0,
-                                label=r"first fit $\sigma^2 d/(T-d-1)$")]
-            ax.legend(handles=lines, loc="lower right", fontsize=8)
-            if old is not None:
-                ax.add_artist(old)
-        ax.set_ylabel(r"excess risk $\|w_t - w^*\|^2_\Sigma$ (log scale)")
-        ax.set_xlabel("generation t")
-        ax.set_title(f"Regression d = {params['d']}, T = {params['n']}, {params['design']} design, "
-                     f"{params['chains']} chains")
-        fig.savefig(folder / "excess_risk.png", dpi=120)
+        ax.set_ylabel(r"excess risk $\|w_t - w^*\|^2_\Sigma$ (log axis)")
+        ax.set_title(f"Regression d = {params['d']}, T = {params['n']} rows, {params['design']} design, "
+                     f"noise $\\sigma$ = {params['noise']:g}, {params['chains']} chains", fontsize="medium")
+        fig.savefig(folder / "excess_risk.png", dpi=150)
         _close(fig)
         return ["excess_risk.png"]
 

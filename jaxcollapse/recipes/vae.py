@@ -109,21 +109,28 @@ class VAERecipe(Recipe):
 
         from .. import plot
 
-        fig = Figure(figsize=(15, 4.2), layout="constrained")
-        for ax, m in zip(fig.subplots(1, 3), ("spread_ratio", "coverage", "modes"), strict=True):
-            plot.compare(trajs, m, ax=ax)
+        fig = Figure(figsize=(16, 4.5), layout="constrained")
+        for i, (ax, m) in enumerate(zip(fig.subplots(1, 3), ("spread_ratio", "coverage", "modes"), strict=True)):
+            first = float(np.asarray(next(iter(trajs.values())).mean(m))[0])  # generation 0 is the truth
+            plot.compare(trajs, m, ax=ax, legend="outside" if i == 2 else None,
+                         references={"truth": 1.0} if m == "spread_ratio" else
+                         {"truth (t = 0)": first} if m == "modes" else None)
             at0 = [c[m][0] for c in curves.values() if m in c]
             if at0:  # a value at t = 0 only: a mark, not a curve
-                (star,) = ax.plot([0], at0[:1], marker="*", ms=13, ls="none", color="k", zorder=5)
-                old = ax.get_legend()
-                handles = list(getattr(old, "legend_handles", [])) if old is not None else []
-                labels = [t.get_text() for t in old.get_texts()] if old is not None else []
-                ax.legend(handles=[*handles, star], labels=[*labels, "theory at t = 0 (model = truth)"],
-                          fontsize="small", loc="best")
-            ax.set_title({"spread_ratio": "spread / the truth's", "coverage": "coverage (theory at t = 0)",
-                          "modes": "modes kept"}[m])
-        fig.suptitle(f"VAE on {params['data']}, n = {params['n']}, {params['chains']} chains")
-        fig.savefig(folder / "vae.png", dpi=110)
+                (star,) = ax.plot([0], at0[:1], marker="*", ms=13, ls="none", color="k", zorder=plot.THEORY_ZORDER)
+                ax.legend(handles=[star], labels=["theory at t = 0 (model = truth)"], fontsize="small", loc="best")
+            ax.set_ylabel({"spread_ratio": "spread / the truth's spread", "coverage": "coverage of the truth's samples",
+                           "modes": "modes kept"}[m])
+            ax.set_title({"spread_ratio": "spread", "coverage": "coverage (Naeem et al. 2020)",
+                          "modes": "modes kept"}[m], fontsize="medium")
+            if m == "modes":
+                from matplotlib.ticker import MaxNLocator
+
+                ax.set_ylim(0, max(ax.get_ylim()[1], first) + 0.5)  # a count: from 0, whole numbers
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        fig.suptitle(f"VAE on {params['data']}, n = {params['n']} samples per generation, {params['chains']} chains",
+                     fontsize="medium")
+        fig.savefig(folder / "vae.png", dpi=150)
         _close(fig)
         return ["vae.png"]
 

@@ -309,7 +309,7 @@ def path_vars(check: str, quantity: str, values: np.ndarray, ts: Sequence[int], 
 
 def paths(traj: Trajectory, metric: str) -> np.ndarray:
     """The recorded per-chain values of `metric`, shape (G + 1, chains), float64."""
-    if traj.paths is None:
+    if not traj.paths:
         raise ValueError("the trajectory has no recorded paths: simulate with record_paths=True")
     return np.asarray(traj.paths[metric], np.float64)
 
