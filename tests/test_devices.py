@@ -1,11 +1,12 @@
 """`simulate(..., devices=k)`: the chain blocks sharded over k devices give bitwise the same arrays (every family
 and k = 1, 2, 4 under `pytest -m slow`; the default suite runs the Gaussian at k = 1 and 4).
 
-Runs in one subprocess with four XLA host devices (`--xla_force_host_platform_device_count=4`, which must
-be set before JAX starts), every family in it: 16 chains in 4 blocks of 4, quantiles of the first 6 chains
-(so the blocks holding quantile chains sit on one device of two, on two devices of four). Summaries
-(means, standard deviations, quantiles), per-chain paths, parameters, final models and the fixed real set
-must equal one device's bit for bit, for k = 1, 2, 4.
+Runs `tests/devices_matrix.py` in a subprocess with four XLA host devices
+(`--xla_force_host_platform_device_count=4`, which must be set before JAX starts) under the weighted regime:
+16 chains in 4 blocks of 4, quantiles of the first 6 chains (so the blocks holding quantile chains sit on one
+device of two, on two devices of four). Summaries (means, standard deviations, quantiles), per-chain paths,
+parameters, final models and the fixed real set must equal one device's bit for bit. The script alone runs
+the whole family x regime matrix (about 12 minutes).
 """
 
 from __future__ import annotations
@@ -24,37 +25,7 @@ from jaxcollapse import Gaussian, regimes
 
 REPO = Path(__file__).resolve().parents[1]
 
-SCRIPT = textwrap.dedent("""\
-    import sys
-    sys.path.insert(0, "tests")
-    import jax, numpy as np
-    import jaxcollapse as jc
-    import tiny_families as tf
-    assert len(jax.devices()) == 4, jax.devices()
-
-    def same(a, b, what):
-        la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-        assert len(la) == len(lb) > 0, what
-        for x, y in zip(la, lb):
-            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=what)
-
-    regime = tf.regimes()["weighted"]  # a fixed real set, synthetic and real data weighted
-    names = sys.argv[1].split(",") if len(sys.argv) > 1 else list(tf.families())
-    counts = tuple(int(k) for k in sys.argv[2].split(",")) if len(sys.argv) > 2 else (1, 2, 4)
-    for name, model in tf.families().items():
-        if name not in names:
-            continue
-        kw = dict(path="samples", quantile_chains=6, blocks=4, record_paths=True, record_params=True)
-        runs = [jc.simulate(jax.random.key(5), model, regime, tf.GENERATIONS, 16, devices=k, **kw) for k in counts]
-        for k, tr in zip(counts[1:], runs[1:]):
-            for field in ("paths", "params", "final", "real"):
-                same(getattr(runs[0], field), getattr(tr, field), f"{name}, {k} devices: {field}")
-            for m, s in runs[0].summary.items():
-                same((s.mean, s.std, s.quantiles), (tr.summary[m].mean, tr.summary[m].std, tr.summary[m].quantiles),
-                     f"{name}, {k} devices: summary of {m}")
-        print("OK", name)
-    print("DEVICES OK")
-""")
+MATRIX = REPO / "tests" / "devices_matrix.py"  # the comparison itself (also the full family x regime matrix)
 
 
 def _families() -> list[str]:
@@ -64,10 +35,11 @@ def _families() -> list[str]:
 
 
 def _devices_bitwise(families: str | None, counts: str = "1,2,4") -> str:
+    """`tests/devices_matrix.py` under the weighted regime (a fixed real set, synthetic and real data weighted)."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
            "JAXCOLLAPSE_NO_TYPECHECK": "1", "PYTHONPATH": str(REPO)}
-    r = subprocess.run([sys.executable, "-c", SCRIPT, families or ",".join(_families()), counts], cwd=REPO, env=env,
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run([sys.executable, str(MATRIX), "--families", families or ",".join(_families()), "--regimes",
+                        "weighted", "--counts", counts], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0 and "DEVICES OK" in r.stdout, r.stdout[-2000:] + r.stderr[-3000:]
     return r.stdout
 
@@ -76,13 +48,13 @@ def test_devices_bitwise_equal_one_family():
     """The default suite's share (its time limit): the Gaussian on the sample path, k = 1 and 4 (quantile chains on
     two devices); every family and k = 1, 2, 4 under `pytest -m slow`."""
     out = _devices_bitwise("gaussian", "1,4")
-    assert "OK gaussian" in out
+    assert "OK gaussian weighted" in out
 
 
 @pytest.mark.slow
 def test_devices_bitwise_equal_every_family():
     out = _devices_bitwise(None)
-    assert {ln[3:] for ln in out.splitlines() if ln.startswith("OK ")} == set(_families()), out
+    assert {ln.split()[1] for ln in out.splitlines() if ln.startswith("OK ")} == set(_families()), out
 
 
 @pytest.mark.parametrize("devices, blocks, message", [
