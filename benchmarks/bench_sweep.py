@@ -4,7 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_sweep.py             # 100 configurations x 10,000 chains x 200 generations
     python benchmarks/bench_sweep.py --quick     # 16 x 2,000 x 50, a smoke test
-    python benchmarks/bench_sweep.py --family categorical   # (or poisson): sweep vs one simulate, that family
+    python benchmarks/bench_sweep.py --family categorical   # (or poisson, kde, mixture): sweep vs one simulate
 
 The unit is chain-generations per second (configurations x chains x generations / seconds), 1-D Gaussian,
 MLE, replace, exact (sufficient-statistics) path, float32, metrics ``("trace", "mean_sq_err")``, the
@@ -136,6 +136,14 @@ FAMILIES = {
                     grid={"n": [1, 2, 5, 10, 20], "rate": [0.1, 0.3, 1.0, 3.0]},  # the example sweep's grid
                     full=dict(chains=8192, generations=50, chunk=20),  # ~5 M chain-generations/s here
                     quick=dict(chains=256, generations=10, chunk=20)),
+    "kde": dict(params={"regime": "replace", "n": 20, "bandwidth": "fixed"}, metrics=["spread", "nll"],
+                grid={"h": [0.05, 0.1, 0.2, 0.3, 0.5, 0.8]},  # examples/sweeps/kde.toml's replace row
+                full=dict(chains=512, generations=20, chunk=6),
+                quick=dict(chains=64, generations=5, chunk=6)),
+    "mixture": dict(params={"regime": "replace", "n": 50, "em_iters": 20}, metrics=["spread", "kl"],
+                    grid={"separation": [0.5, 1.0, 2.0, 4.0], "temperature": [0.9, 1.0, 1.1]},
+                    full=dict(chains=256, generations=10, chunk=12),
+                    quick=dict(chains=32, generations=3, chunk=12)),
 }
 
 
@@ -161,12 +169,13 @@ def family_main(family: str, mode: str, reps: int, label_: str | None) -> int:
 
     def simulate_fn(r):
         return jax.block_until_ready(jc.simulate(jax.random.key(r + 1), model, regime, G, P_ * C, truth=truth,
-                                                 metrics=F["metrics"]))
+                                                 metrics=F["metrics"], path=cfg.path))
 
     built = [sweep._build(cfg, pt) for pt in cfg.resolved_points()]
 
     def loop_fn(r):  # one simulate per point, C chains each: what one writes without the sweep
-        return [jax.block_until_ready(jc.simulate(jax.random.key(r + 1), m, rg, G, C, truth=tr, metrics=F["metrics"]))
+        return [jax.block_until_ready(jc.simulate(jax.random.key(r + 1), m, rg, G, C, truth=tr, metrics=F["metrics"],
+                                                path=cfg.path))
                 for m, tr, rg in built]
 
     T = measure({"sweep": (sweep_fn, work, reps, f"{P_} points, {S['chunk']} per compiled call"),
