@@ -144,6 +144,15 @@ FAMILIES = {
                     grid={"separation": [0.5, 1.0, 2.0, 4.0], "temperature": [0.9, 1.0, 1.1]},
                     full=dict(chains=256, generations=10, chunk=12),
                     quick=dict(chains=32, generations=3, chunk=12)),
+    "ngram": dict(params={"regime": "replace", "n": 20, "vocab": 20, "support": 6, "length": 10},
+                  metrics=["entropy_rate", "kl_rate"],
+                  grid={"smoothing": [0.0, 0.01, 0.1, 1.0], "beta": [0.5, 1.0, 2.0]},
+                  full=dict(chains=1024, generations=15, chunk=12),
+                  quick=dict(chains=64, generations=3, chunk=12)),
+    "regression": dict(params={"regime": "replace", "n": 40}, metrics=["excess_risk", "r2"],
+                       grid={"ridge": [0.0, 0.01, 0.1, 1.0, 10.0], "noise": [0.1, 0.5, 1.0, 2.0]},
+                       full=dict(chains=4096, generations=20, chunk=20),
+                       quick=dict(chains=256, generations=3, chunk=20)),
 }
 
 
