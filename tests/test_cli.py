@@ -292,6 +292,22 @@ def test_bench_passes_arguments_through(tmp_path, monkeypatch, capfd):
     assert code == 2 and len(err.splitlines()) == 1 and "not found" in err
 
 
+def test_one_default_output_folder_pattern(tmp_path, monkeypatch):
+    """run, sweep and forecast write to jaxcollapse_<name>_out by default (issue 14: three patterns before); their
+    --help says so. The run is a real one, tiny, in an empty working folder."""
+    from jaxcollapse.cli._common import default_out
+
+    assert default_out("gaussian") == "jaxcollapse_gaussian_out"
+    for cmd, shown in (("sweep", "jaxcollapse_sweep_<config name>_out"), ("forecast", "jaxcollapse_forecast_out")):
+        code, stdout, _ = run_cli([cmd, "--help"])
+        assert code == 0 and shown in " ".join(stdout.split()), stdout
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["run", "--family", "poisson", "--regime", "replace", "--chains", "8", "--generations", "2",
+                            "--quiet"])
+    assert code == 0, err
+    assert [p.name for p in tmp_path.iterdir()] == ["jaxcollapse_poisson_out"]
+
+
 def test_console_script_help_imports_no_jax():
     """The installed console script and ``python -m jaxcollapse.cli`` answer --help, without importing JAX."""
     exe = shutil.which("jaxcollapse")

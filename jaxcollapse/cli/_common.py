@@ -104,6 +104,12 @@ def _write_csv(path: Path, header: list[str], columns: list[np.ndarray], comment
 
 
 # --------------------------------------------------------------------------- output folders
+def default_out(name: str) -> str:
+    """Every command's default output folder, one pattern: ``jaxcollapse_<name>_out`` (``run``: the family's name;
+    ``sweep``: ``sweep_<config name>``; ``forecast``: ``forecast``)."""
+    return f"jaxcollapse_{name}_out"
+
+
 def _check_out(out: Path, force: bool) -> None:
     """Refuse an output path that is a file, a non-empty folder without `force`, or an ancestor of here."""
     if out.exists() or out.is_symlink():

@@ -24,7 +24,7 @@ It prints the posterior summary and the forecast ``--horizon`` generations ahead
 at which the statistic reaches ``--threshold`` (default: a tenth of the start for spread and
 diversity, twice the start for an error), the fraction of chains absorbed at 0 where there are
 any, and a warning where the data contradict the model. It writes to ``--out`` (default
-``jaxcollapse_forecast/``), atomically: ``summary.txt``, ``forecast.csv`` (generation, the
+``jaxcollapse_forecast_out/``), atomically: ``summary.txt``, ``forecast.csv`` (generation, the
 5/25/50/75/95% quantiles, and the absorbed fraction where chains are absorbed), ``posterior.npz``
 (the draws) and ``forecast.png`` (the fan over the observed chains, the warnings on it). Bad input
 (a missing, empty or header-only file, a file that is not chains, an output folder that cannot be
@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import PROG, CLIError, _check_out, _Parser, _publish, _suggest, raise_if_interrupted
+from ._common import PROG, CLIError, _check_out, _Parser, _publish, _suggest, default_out, raise_if_interrupted
 
-DEFAULT_OUT = "jaxcollapse_forecast"
+DEFAULT_OUT = default_out("forecast")
 MODELS = ("spread", "diversity", "error")
 
 

@@ -59,6 +59,7 @@ from ._common import (
     _suggest,
     _toml_value,
     _write_csv,
+    default_out,
     fmt,
     interruptible,
     raise_if_interrupted,
@@ -383,7 +384,7 @@ def main(argv: list[str]) -> int:
                            f"(see '{PROG} run --family {recipe.name} --help')")
         raise CLIError(f"unexpected argument {flag!r} (see '{PROG} run --family {recipe.name} --help')")
     params = resolve(recipe, args, {p.name: getattr(args, p.name) for p in recipe.params if p.cli})
-    out = Path(args.out or f"jaxcollapse_{recipe.name}_out")
+    out = Path(args.out or default_out(recipe.name))
     _check_out(out, bool(args.force))
     quiet = bool(args.quiet)
     say = sayer(quiet)

@@ -2,7 +2,7 @@ r"""``jaxcollapse sweep CONFIG.toml [--out DIR] [--resume] [--quiet] [--devices 
 
 The config names a recipe (``family``); its grid axes and ``[params]`` keys are the recipe's parameters
 (`jaxcollapse.sweep`; one example per family in ``examples/sweeps/``). Results go
-to ``DIR`` (default: ``sweep_<config name>``): ``results.zarr`` (an xarray/zarr dataset written chunk by
+to ``DIR`` (default: ``jaxcollapse_sweep_<config name>_out``): ``results.zarr`` (an xarray/zarr dataset written chunk by
 chunk), ``config.json`` (the resolved config), ``progress.json`` (finished chunks) and, once every
 chunk is done, one ``phase_<name>.png`` per ``[[plot]]`` table of the config.
 
@@ -26,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import PROG, CLIError, _Parser, _suggest, raise_if_interrupted
+from ._common import PROG, CLIError, _Parser, _suggest, default_out, raise_if_interrupted
 
 
 def _parser() -> _Parser:
@@ -35,7 +35,7 @@ def _parser() -> _Parser:
                             "parameters, see 'jaxcollapse run --family F --help'); results are written chunk by "
                             "chunk and can be resumed.")
     p.add_argument("config", metavar="CONFIG.toml", help="the sweep config (see examples/sweeps/)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: sweep_<config name>)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: jaxcollapse_sweep_<config name>_out)")
     p.add_argument("--resume", action="store_true", help="continue the sweep already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar and nothing on stdout")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="do not draw the [[plot]] figures")
@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
         cfg = sweep.load_config(args.config)  # pure Python: nothing compiled or written yet
     except ValueError as e:
         raise CLIError(str(e)) from None
-    out = Path(args.out) if args.out else Path(f"sweep_{Path(args.config).stem}")
+    out = Path(args.out) if args.out else Path(default_out(f"sweep_{Path(args.config).stem}"))
     _writable(out)
     dist = (args.coordinator, args.num_processes, args.process_id)
     if any(v is not None for v in dist):
