@@ -138,6 +138,8 @@ SLOW_IN_DEFAULT = {
     # interrupts: a subprocess each (compiles of their own); the default suite keeps run's import and mid-scan
     # moments (the crash and the swallowed interrupt), which go through the same handler and console exit
     "tests/test_interrupts.py::test_run_interrupted[compile]": "the same exit path as the mid-scan case",
+    "tests/test_sweep.py::test_example_configs_are_valid": "every example is parsed by test_every_family_has_an_"
+                                                          "example; planned and run by test_every_example_sweep_runs",
     "tests/test_interrupts.py::test_sweep_interrupted_then_resumed": "sweep: the same handler; resume is tested by "
                                                                      "test_sweep's kill/resume",
     "tests/test_interrupts.py::test_verify_interrupted": "verify: the same handler and exit",
