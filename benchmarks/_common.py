@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import os
 import platform
 import re
@@ -209,6 +210,16 @@ def self_rss_bytes() -> dict[str, int]:
 
 
 # ----------------------------------------------------------------------------- output
+
+
+def write_result(stem: str, info: dict, out: dict, quick: bool = False, label_: str | None = None) -> Path:
+    """Write `out` as ``benchmarks/results/<stem>_<label>.json`` (label: `label_`, else the machine's, with
+    ``quick`` for a smoke run), print and return the path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{stem}_{label_ or label(info, 'quick' if quick else '')}.json"
+    path.write_text(json.dumps(out, indent=1))
+    print(f"\nwrote {path}")
+    return path
 
 
 def fmt_rate(x: float | None) -> str:

@@ -21,7 +21,6 @@ of n * G rows under accumulate). One repeat per row by default (each is minutes 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import RESULTS, code_version, label, machine_info, markdown_table, now_iso, run_child  # noqa: E402
+from _common import code_version, machine_info, markdown_table, now_iso, run_child, write_result  # noqa: E402
 
 N = 100  # the recipes' default n
 CASES = (  # (family, flag, values)
@@ -103,10 +102,7 @@ def defaults_main(families, repeats: int) -> None:
           "—" if r["peak_rss_bytes"] is None else f"{r['peak_rss_bytes'] / 2**30:.2f} GiB"] for r in rows]))
     out = {"benchmark": "family_defaults", "started": started, "finished": now_iso(), "machine": info,
            "load_average": os.getloadavg(), "code": code_version(("jaxcollapse/engine.py",)), "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"families_defaults_{label(info, '')}.json"
-    path.write_text(json.dumps(out, indent=1))
-    print(f"\nwrote {path}")
+    write_result("families_defaults", info, out)
 
 
 def main() -> None:
@@ -156,10 +152,7 @@ def main() -> None:
            "mode": "quick" if args.quick else "full", "machine": info, "load_average": os.getloadavg(),
            "code": code_version(MEASURED_FILES), "sizes": {"chains": chains, "generations": G, "n": N},
            "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"families_{label(info, 'quick' if args.quick else '')}.json"
-    path.write_text(json.dumps(out, indent=1))
-    print(f"\nwrote {path}")
+    write_result("families", info, out, quick=args.quick)
 
 
 if __name__ == "__main__":
