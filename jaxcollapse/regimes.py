@@ -159,13 +159,10 @@ class Regime(eqx.Module):
     def synthetic_capacity(self, generations: int) -> int | None:
         """The largest $n_t$ over the run, or None when it is traced. With $\\lambda$ set (augment): at least
         `n_real` (the capacity for any $\\lambda \\le 1$), and $\\mathrm{round}(\\lambda\\, n_{\rm real})$ above."""
-        if self.lam is not None:
-            lam = _concrete(self.lam)
-            if lam is None:
-                return None
-            return max(self.n_real, int(np.round(np.max(lam) * self.n_real)))
-        r = self.n.concrete_range(generations)
-        return None if r is None else r[1]
+        r = self.synthetic_range(generations)
+        if r is None:
+            return None
+        return max(self.n_real, r[1]) if self.lam is not None else r[1]
 
     def synthetic_range(self, generations: int) -> tuple[int, int] | None:
         """(min, max) of $n_t$ over $t = 1..G$, or None when it is traced."""

@@ -52,11 +52,6 @@ class PoissonStats(AbstractStats):
         return PoissonStats(self.count * c, self.total * c)
 
 
-def _poisson(stream: Stream, lam: Float[Array, " m"]) -> Float[Array, " m"]:
-    """Exact Poisson(lam) draws (lam >= 0) from the stream, as floats in lam's dtype (`jaxcollapse.random.poisson`)."""
-    return R.poisson(stream, lam, lam.dtype)
-
-
 class Poisson(AbstractFamily):
     r"""Poisson($\lambda$), refitted by the sample mean (the MLE).
 
@@ -113,12 +108,12 @@ class Poisson(AbstractFamily):
         return PoissonStats(z, z)
 
     def draw_samples(self, stream: Stream, n: int, temperature) -> Float[Array, " n"]:
-        return _poisson(stream, jnp.broadcast_to(self.rate, (n,)))
+        return R.poisson(stream, jnp.broadcast_to(self.rate, (n,)), self.dtype)
 
     def sample_stats(self, stream: Stream, n, temperature) -> PoissonStats:
         r"""Exact $(n, S)$ with $S = \sum_{j\le n} x_j \sim \mathrm{Poisson}(n\lambda)$: one draw, any $n$."""
         n = jnp.asarray(n, self.dtype)
-        s = _poisson(stream, jnp.reshape(n * self.rate, (1,)))[0]
+        s = R.poisson(stream, jnp.reshape(n * self.rate, (1,)), self.dtype)[0]
         return PoissonStats(n, s)
 
     def stats(self, x: Float[ArrayLike, " n"], mask: Bool[Array, " n"] | None = None) -> PoissonStats:
