@@ -111,15 +111,33 @@ def cho_solve(L: Float[Array, "d d"], b: Float[Array, " d"]) -> Float[Array, " d
     return jnp.stack(x)
 
 
-def log_normal_rows(x: Float[Array, "n d"], mean: Float[Array, " d"], cov: Float[Array, "d d"]) -> Float[Array, " n"]:
-    r"""$\log N(x_i; \mu, \Sigma)$ for every row (unrolled Cholesky; $-\infty$ for a singular $\Sigma$)."""
-    d = x.shape[1]
+def whitener(cov: Float[Array, "d d"]) -> tuple[Float[Array, "d d"], Float[Array, ""], Array]:
+    r"""$(L, \log\det\Sigma, \text{singular})$ for Gaussian densities: $L$ the unrolled Cholesky factor of
+    $\Sigma$ (the identity where $\Sigma$ is singular, so that whitening stays finite), the log-determinant (0
+    where singular), and whether it is; a caller returns $-\infty$ where singular."""
+    d = cov.shape[0]
     L = chol_psd(cov)
     diag = jnp.diagonal(L)
     singular = jnp.any(diag <= 0)
     safe = jnp.where(singular, jnp.eye(d, dtype=cov.dtype), L)
-    z = forward_substitution(safe, (x - mean[None, :]).T)  # (d, n)
     logdet = 2.0 * jnp.sum(jnp.log(jnp.where(singular, 1.0, diag)))
+    return safe, logdet, singular
+
+
+def sum_terms(terms: list):
+    """The sum of a list of equal-shaped arrays, left to right (an unrolled reduction over a short axis, which
+    XLA CPU would otherwise run as a slow reduction kernel)."""
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
+def log_normal_rows(x: Float[Array, "n d"], mean: Float[Array, " d"], cov: Float[Array, "d d"]) -> Float[Array, " n"]:
+    r"""$\log N(x_i; \mu, \Sigma)$ for every row (unrolled Cholesky; $-\infty$ for a singular $\Sigma$)."""
+    d = x.shape[1]
+    safe, logdet, singular = whitener(cov)
+    z = forward_substitution(safe, (x - mean[None, :]).T)  # (d, n)
     val = -0.5 * jnp.sum(z * z, axis=0) - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)
     return jnp.where(singular, -jnp.inf, val)
 

@@ -28,7 +28,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .. import random as R
-from .._linalg import chol_psd, forward_substitution
+from .._linalg import chol_psd, forward_substitution, logsumexp_rows, sum_terms, whitener
 from .._multinomial import _rank, monotone_cumsum
 from .._validate import numeric
 from ..random import Stream
@@ -191,25 +191,16 @@ class KDE(AbstractSampleFamily, AbstractMomentFamily):
         """
         x = jnp.asarray(x, self.dtype)
         n, d, m = x.shape[0], self.d, self.capacity
-        L = chol_psd(self.kernel)
-        diag = jnp.diagonal(L)
-        singular = jnp.any(diag <= 0)
-        safe = jnp.where(singular, jnp.eye(d, dtype=self.dtype), L)
+        safe, logdet, singular = whitener(self.kernel)
         zp = forward_substitution(safe, self.points.T)  # (d, m)
         zx = forward_substitution(safe, x.T).T  # (n, d)
-        logdet = 2.0 * jnp.sum(jnp.log(jnp.where(singular, 1.0, diag)))
         total = jnp.sum(self.weights)
         logw = jnp.where(self.weights > 0, jnp.log(jnp.where(self.weights > 0, self.weights, 1.0)), -jnp.inf)
         const = logw - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)  # (m,)
 
         def one(z):  # z: (d,) -> log sum_i w_i N(x; p_i, H)
-            maha = (z[0] - zp[0]) ** 2
-            for i in range(1, d):
-                maha = maha + (z[i] - zp[i]) ** 2
-            a = const - 0.5 * maha
-            top = jnp.max(a)
-            top = jnp.where(jnp.isfinite(top), top, 0.0)
-            return top + jnp.log(jnp.sum(jnp.exp(a - top)))
+            maha = sum_terms([(z[i] - zp[i]) ** 2 for i in range(d)])
+            return logsumexp_rows((const - 0.5 * maha)[None, :])[0]
 
         block = max(1, min(n, LOGPROB_BLOCK_ELEMENTS // max(m, 1)))
         out = jax.lax.map(one, zx, batch_size=block) if block < n else jax.vmap(one)(zx)

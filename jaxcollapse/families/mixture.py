@@ -43,7 +43,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .. import random as R
-from .._linalg import chol_psd, log_normal_rows, logsumexp_rows
+from .._linalg import chol_psd, log_normal_rows, logsumexp_rows, sum_terms, whitener
 from .._multinomial import monotone_cumsum
 from .._validate import numeric
 from ..random import Stream
@@ -56,21 +56,13 @@ INITS = ("warm", "random")
 UNROLLED_MAX_KDD = 256  # K * d^2 up to this: EM on per-coordinate columns (elementwise ops, long reductions only)
 
 
-def _colsum(terms: list):
-    """The sum of a list of equal-shaped arrays, left to right (an unrolled reduction over a short axis)."""
-    out = terms[0]
-    for t in terms[1:]:
-        out = out + t
-    return out
-
-
 def _logsumexp_cols(a: list):
     r"""`logsumexp_rows` of the columns `a` (K arrays of shape (n,)): $-\infty$ where all are, never NaN."""
     m = a[0]
     for t in a[1:]:
         m = jnp.maximum(m, t)
     safe = jnp.where(jnp.isfinite(m), m, 0.0)
-    return safe + jnp.log(_colsum([jnp.exp(t - safe) for t in a]))
+    return safe + jnp.log(sum_terms([jnp.exp(t - safe) for t in a]))
 
 
 class GaussianMixture(AbstractSampleFamily, AbstractMomentFamily):
@@ -233,18 +225,14 @@ class GaussianMixture(AbstractSampleFamily, AbstractMomentFamily):
         logw = self._logw()
         out = []
         for k in range(self.K):
-            L = chol_psd(self.covs[k])
-            diag = jnp.diagonal(L)
-            singular = jnp.any(diag <= 0)
-            safe = jnp.where(singular, jnp.eye(d, dtype=self.dtype), L)
+            safe, logdet, singular = whitener(self.covs[k])
             z: list = []
             for i in range(d):
                 acc = xc[i] - self.means[k, i]
                 for j in range(i):
                     acc = acc - safe[i, j] * z[j]
                 z.append(acc / safe[i, i])
-            maha = _colsum([zi * zi for zi in z])
-            logdet = 2.0 * jnp.sum(jnp.log(jnp.where(singular, 1.0, diag)))
+            maha = sum_terms([zi * zi for zi in z])
             val = -0.5 * maha - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)
             out.append(jnp.where(singular, -jnp.inf, val) + logw[k])
         return out
