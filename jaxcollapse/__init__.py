@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it (a submodule when the value is None)
 _LAZY: dict[str, str | None] = {
-    "bayes": None, "curation": None, "datasets": None, "recipes": None, "regimes": None, "sweep": None,
+    "bayes": None, "curation": None, "papers": None, "datasets": None, "recipes": None, "regimes": None, "sweep": None,
     "theory": None, "random": None, "verify": None, "engine": None,
     "x64": "._config",
     "Summary": ".engine", "Trajectory": ".engine", "simulate": ".engine",
@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from . import curation as curation
     from . import datasets as datasets
     from . import engine as engine
+    from . import papers as papers
     from . import random as random
     from . import recipes as recipes
     from . import regimes as regimes

@@ -86,7 +86,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Param", "Recipe", "register", "get", "names", "run_params", "regime_from", "suggest",
+__all__ = ["Param", "Recipe", "RecipeRun", "register", "get", "names", "run", "run_params", "regime_from", "suggest",
            "REGIME_NAMES", "BAYES_MODELS", "PATHS"]
 
 REGIME_NAMES = ("replace", "accumulate", "accumulate_subsample", "augment", "fresh", "weighted")
@@ -476,3 +476,56 @@ def get(name: str) -> Recipe:
                          f"known families: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
+
+
+# ---------------------------------------------------------------------- running a recipe from Python
+@dataclass(frozen=True)
+class RecipeRun:
+    """What `run` returns: the resolved `params`, and per regime name the `Trajectory` (`trajs`), the theory
+    curves (`curves`, ``{metric: array of length G + 1}``) and the starting model (`models`)."""
+
+    recipe: Recipe
+    params: dict[str, Any]
+    trajs: dict[str, Any]
+    curves: dict[str, dict[str, np.ndarray]]
+    models: dict[str, Any]
+
+
+def run(recipe: Recipe | str, values: Mapping[str, Any] | None = None, *, key=None, record_paths: bool = False,
+        record_params: bool = False, quantiles: Sequence[float] | None = None, devices=None) -> RecipeRun:
+    r"""Run a recipe from Python as ``jaxcollapse run`` does, without writing anything.
+
+    `values` override the recipe's defaults (the same keys as its TOML, checked by the same schema);
+    every regime of ``params["regimes"]`` runs from the same key (``jax.random.key(params["seed"])``
+    unless `key` is given), in float64 when ``params["x64"]``. The library face of the generic runner:
+    `jaxcollapse.papers` builds its reproductions on it.
+    """
+    import contextlib
+
+    import jax
+
+    from .._config import x64
+    from ..engine import DEFAULT_QUANTILES, simulate
+
+    recipe = get(recipe) if isinstance(recipe, str) else recipe
+    params = recipe.resolve(dict(values or {}))
+    G, chains = params["generations"], params["chains"]
+    ctx = x64() if params["x64"] else contextlib.nullcontext()
+    trajs, curves, models = {}, {}, {}
+    with ctx:
+        if key is None:
+            key = jax.random.key(params["seed"])
+        built = {}
+        for name in params["regimes"]:
+            point = {**params, "regime": name}
+            model, truth, regime = recipe.build(point)
+            model.check_regime(regime, G)
+            built[name] = (model, truth, regime)
+            curves[name] = {k: np.asarray(v, np.float64) for k, v in recipe.theory(point, G).items()}
+        metrics, path = recipe.metrics(params), recipe.path(params)
+        for name, (model, truth, regime) in built.items():
+            trajs[name] = simulate(key, model, regime, G, chains, truth=truth, path=path, metrics=metrics,
+                                   record_paths=record_paths, record_params=record_params, devices=devices,
+                                   quantiles=DEFAULT_QUANTILES if quantiles is None else tuple(quantiles))
+            models[name] = model
+    return RecipeRun(recipe, params, trajs, curves, models)
