@@ -89,20 +89,69 @@ def test_reproduce_bad_input_is_one_line_exit_2_nothing_written(argv, message, t
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_reproduce_writes_figure_report_and_csvs(tmp_path, capsys):
+class _Coin(papers.Reproduction):
+    """A tiny reproduction for the command-line tests: the mean of fair coin flips, in numpy (no compile)."""
+
+    name, paper, figure_ref = "zz_test_coin", "a test", "none"
+    citation, setup = "tests/test_papers.py", "the mean of 400 fair coin flips per chain"
+    floor = 0.5
+    bias = 0.0  # a wrong theory when set
+
+    def compute(self, key, scale):
+        import numpy as np
+
+        chains = papers.scaled(200, scale)
+        x = np.random.default_rng(0).integers(0, 2, size=(chains, 400)).mean(axis=1)
+        line = Line("mean of the flips", x.mean(), x.std(ddof=1) / np.sqrt(chains), theory=0.5 + self.bias)
+        return papers.Result(self.name, scale, [line], columns={"chain": np.arange(chains), "mean": x})
+
+    def figure(self, result):
+        from matplotlib.figure import Figure
+
+        fig = Figure()
+        fig.subplots().hist(result.columns["mean"])
+        return fig
+
+
+@pytest.fixture
+def coin():
+    repro = papers.register(_Coin())
+    yield repro
+    papers.unregister(repro.name)
+
+
+def test_reproduce_writes_figure_report_and_csvs(coin, tmp_path):
     out = tmp_path / "r"
-    name = "shumailov2024_gaussian"
-    repro = papers.get(name)
-    assert cli_main(["reproduce", name, "--scale", str(repro.floor), "--out", str(out), "--quiet"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{name}.png", "report.txt", "report.csv", "curves.csv"])
+    assert cli_main(["reproduce", coin.name, "--scale", "1", "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{coin.name}.png", "report.txt", "report.csv",
+                                                            "curves.csv"])
     report = (out / "report.txt").read_text()
-    assert "REPRODUCED" in report and "NOT REPRODUCED" not in report and "WARNING" not in report
+    assert "1/1 lines agree" in report and "NOT REPRODUCED" not in report and "WARNING" not in report
     rows = (out / "report.csv").read_text().splitlines()
-    assert rows[0].startswith("quantity,ours,se,theory") and len(rows) > 2
+    assert rows[0].startswith("quantity,ours,se,theory") and len(rows) == 2
+    assert len((out / "curves.csv").read_text().splitlines()) == 1 + 200
     # below the floor the report warns
     out2 = tmp_path / "r2"
-    assert cli_main(["reproduce", name, "--scale", str(repro.floor / 4), "--out", str(out2), "--quiet"]) in (0, 1)
+    assert cli_main(["reproduce", coin.name, "--scale", "0.1", "--out", str(out2), "--quiet"]) == 0
     assert "statistical floor" in (out2 / "report.txt").read_text()
+    # an occupied output folder is refused without --force
+    assert cli_main(["reproduce", coin.name, "--out", str(out), "--quiet"]) == 2
+
+
+def test_a_disagreement_exits_1_and_says_so(coin, tmp_path, monkeypatch):
+    monkeypatch.setattr(coin, "bias", 0.2)
+    out = tmp_path / "r"
+    assert cli_main(["reproduce", coin.name, "--out", str(out), "--quiet"]) == 1
+    assert "NOT REPRODUCED" in (out / "report.txt").read_text()
+
+
+def test_reproduce_all_writes_one_folder_each_and_a_summary(coin, tmp_path, monkeypatch):
+    # --all over a registry holding only the coin (the real reproductions run below, one test each)
+    monkeypatch.setattr(papers._base, "_REGISTRY", {coin.name: coin})
+    out = tmp_path / "all"
+    assert cli_main(["reproduce", "--all", "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([coin.name, "summary.txt"])
+    assert "REPRODUCED" in (out / "summary.txt").read_text()
 
 
 # --------------------------------------------------------------------------- every reproduction
