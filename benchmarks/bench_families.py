@@ -61,8 +61,8 @@ def run_case(family: str, flag: str, values: tuple[str, ...], chains: int, gener
     return {"wall_s": r["wall_s"], "cpu_s": cpu_seconds(r.get("stderr", "")), "peak_rss_bytes": r["time_v_peak_bytes"]}
 
 
-FAMILIES = ("gaussian", "categorical", "poisson", "ngram", "regression", "mixture", "kde", "decomposition", "vae",
-            "mlp")
+FAMILIES = ("gaussian", "categorical", "poisson", "ngram", "regression", "logistic", "mixture", "kde", "decomposition",
+            "vae", "mlp")
 
 
 def defaults_main(families, repeats: int) -> None:

@@ -23,7 +23,7 @@ _LAZY: dict[str, str | None] = {
     "Samples": ".data",
     "KDE": ".families", "VAE": ".families", "Bigram": ".families", "Categorical": ".families",
     "Gaussian": ".families", "GaussianMixture": ".families", "GaussianStats": ".families",
-    "MLPRegressor": ".families", "Poisson": ".families", "Regression": ".families",
+    "Logistic": ".families", "MLPRegressor": ".families", "Poisson": ".families", "Regression": ".families",
     "downstream_risk": ".families",
     "Stream": ".random", "AbstractFamily": ".families", "AbstractSampleFamily": ".families",
     "Regime": ".regimes", "Schedule": ".regimes",
@@ -73,6 +73,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .families import Gaussian as Gaussian
     from .families import GaussianMixture as GaussianMixture
     from .families import GaussianStats as GaussianStats
+    from .families import Logistic as Logistic
     from .families import MLPRegressor as MLPRegressor
     from .families import Poisson as Poisson
     from .families import Regression as Regression

@@ -71,6 +71,7 @@ from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, Float, Int
 
 from . import random as R
+from ._multinomial import multinomial
 from .data import Samples, SampleStats, write_rows
 from .families._base import AbstractFamily, AbstractStats
 from .random import Stream
@@ -292,6 +293,35 @@ def _draw_stats(model: AbstractFamily, stream: Stream, n, capacity: int, path: s
     return (model if into is None else into).stats(x, mask), x
 
 
+def _draw_corrected(model: AbstractFamily, truth: AbstractFamily, stream: Stream, n, capacity: int, path: str,
+                    temperature, gamma, curate=None):
+    r"""Statistics of `n` self-corrected synthetic draws (`regimes.self_correct`): draws of
+    $\pi_\gamma = \frac{1}{1+\gamma}\,\text{model}_\tau + \frac{\gamma}{1+\gamma}\,\text{truth}$, exactly.
+
+    Exact path: $K \sim \mathrm{Binomial}(n, \gamma/(1+\gamma))$ draws are the truth's, the other $n - K$ the
+    model's (at temperature $\tau$); their statistics are drawn and combined. Sample path: each of the
+    `capacity` rows is, independently with probability $\gamma/(1+\gamma)$, a truth draw in place of the
+    model's. The model's draws use the stream of the uncorrected path, so $\gamma = 0$ gives the same numbers
+    as no correction, to rounding (another program, which XLA may fuse and contract differently).
+    """
+    dtype = model.dtype
+    gamma = jnp.asarray(gamma, dtype)
+    p = gamma / (1.0 + gamma)
+    one = jnp.ones((), dtype)
+    if path == "exact":
+        k = multinomial(stream.fork(R.SALT_CORRECT), n, jnp.stack([1.0 - p, p]))[1]
+        syn = model.sample_stats(stream.fork(R.SALT_SAMPLES), n - k, temperature)
+        return syn.combine(truth.sample_stats(stream.fork(R.SALT_CORRECT_TRUTH), k, one)), None
+    x = model.draw_samples(stream.fork(R.SALT_SAMPLES), capacity, temperature)
+    y = truth.draw_samples(stream.fork(R.SALT_CORRECT_TRUTH), capacity, one).astype(x.dtype)
+    pick = R.uniform(stream.fork(R.SALT_CORRECT), (capacity,), dtype) <= p  # uniforms in (0, 1]: P = p exactly
+    x = jnp.where(pick.reshape((capacity,) + (1,) * (x.ndim - 1)), y, x)
+    mask = None if n is None else jnp.arange(capacity) < n
+    if curate is not None:
+        mask = curate(x, jnp.ones(capacity, bool) if mask is None else mask)
+    return model.stats(x, mask), x
+
+
 def _pool_write(pool: SampleStats, syn: SampleStats, start) -> SampleStats:
     """The preallocated pool with `syn`'s rows written at row `start` (accumulate, sample statistics)."""
     return SampleStats(pool.count + syn.count, write_rows(pool.x, syn.x, start), write_rows(pool.weight, syn.weight,
@@ -375,8 +405,12 @@ def step_chain(stream: Stream, state: ChainState, t, spec: ChainSpec) -> tuple[C
     if curation is not None:
         def curate(x, mask):
             return curation.select(stream.fork(R.SALT_CURATE), x, mask, model, truth_t)
-    syn, x = _draw_stats(model, stream.fork(R.SALT_SAMPLES), None if o.full_draws else n_t, o.capacity, o.path,
-                         regime.temperature, curate=curate)
+    if regime.correction is None:
+        syn, x = _draw_stats(model, stream.fork(R.SALT_SAMPLES), None if o.full_draws else n_t, o.capacity, o.path,
+                             regime.temperature, curate=curate)
+    else:  # self-correction (a static choice: nothing of it is traced when it is off)
+        syn, x = _draw_corrected(model, truth_t, stream, None if o.full_draws else n_t, o.capacity, o.path,
+                                 regime.temperature, regime.correction, curate=curate)
     pool, buffer = state.pool, state.buffer
     if regime.memory == "replace":
         train = syn
@@ -396,10 +430,16 @@ def step_chain(stream: Stream, state: ChainState, t, spec: ChainSpec) -> tuple[C
     else:
         real, _ = _draw_stats(truth_t, stream.fork(R.SALT_REAL), _real_count(regime, o.path, dtype),
                               regime.n_real, o.path, jnp.ones((), dtype), into=model)
-    data = _combine_real(regime, real, train)
-    new = model.fit(data, stream.fork(R.SALT_FIT))
-    if curation is not None:  # a verifier that rejected every sample: no data, no refit
-        new = jax.tree.map(lambda a, b: jnp.where(data.count > 0, a, b), new, model)
+    if regime.extrapolation is None:
+        data = _combine_real(regime, real, train)
+        new = model.fit(data, stream.fork(R.SALT_FIT))
+        if curation is not None:  # a verifier that rejected every sample: no data, no refit
+            new = jax.tree.map(lambda a, b: jnp.where(data.count > 0, a, b), new, model)
+    else:  # negative extrapolation (a static choice): (1 + w) fit(real) - w fit(synthetic)
+        fit_real = model.fit(real, stream.fork(R.SALT_FIT))
+        new = fit_real.extrapolate(model.fit(train, stream.fork(R.SALT_EXTRAPOLATE)), regime.extrapolation)
+        if curation is not None:  # no synthetic data left: nothing to extrapolate from
+            new = jax.tree.map(lambda a, b: jnp.where(train.count > 0, a, b), new, fit_real)
     new = jax.tree.map(lambda a, b: a.astype(b.dtype), new, model)  # the model's dtype rules
     return ChainState(new, pool, state.real, buffer), new.metrics(truth_t, stream.fork(R.SALT_METRICS))
 
@@ -429,6 +469,13 @@ def make_spec(model: AbstractFamily, regime: Regime, generations: int, *, truth:
             raise ValueError("curation acts on individual samples: use path='samples'")
         regime.curation.check(model, truth)
     model.check_regime(regime, generations)
+    name = type(model).__name__
+    if regime.correction is not None and not model.supports_correction:
+        raise ValueError(f"{name} does not support self-correction (supports_correction = False): leave correction "
+                         "unset")
+    if regime.extrapolation is not None and not model.supports_extrapolation:
+        raise ValueError(f"{name} has no vector of parameters to extrapolate (supports_extrapolation = False): leave "
+                         "extrapolation unset")
     capacity = 0
     buffer_rows = 0
     full_draws = False

@@ -49,6 +49,9 @@ SALT_INIT_REAL = 7  # the fixed real set (drawn once, at generation 0)
 SALT_FIT = 0x4649  # the stream every family's `fit` gets (random EM initialization, network training)
 SALT_CURATE = 0x4355  # a curation regime's noisy verifier
 SALT_METRICS = 0x4D45  # the stream every family's `metrics` gets (Monte Carlo metrics)
+SALT_CORRECT = 0x5343  # self-correction: which synthetic samples are replaced by truth draws
+SALT_CORRECT_TRUTH = 0x5354  # self-correction: the truth draws that replace them
+SALT_EXTRAPOLATE = 0x4E45  # negative extrapolation: the stream of the fit to the synthetic data
 
 # exact samplers of sufficient statistics
 SALT_MEAN = 1  # the sample mean (Gaussian)

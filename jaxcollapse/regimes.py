@@ -18,14 +18,22 @@ Generation $t = 1, 2, \dots$ fits model $t$ on data made by model $t-1$ (model 0
 - **weight**: pooled (every sample counts once) or, with `w` set, the weighted MLE giving the
   real data total weight $w$ and the synthetic data $1 - w$;
 - **truth drift**: the truth's mean moves by $v$ per generation; metrics are measured against
-  the current truth.
+  the current truth;
+- **repair** (off unless set; `self_correct`, `extrapolate`): *self-correction* with strength
+  $\gamma \ge 0$ (Gillman et al. 2024) draws each synthetic sample from
+  $\pi_\gamma = \frac{1}{1+\gamma}\,p_{t-1} + \frac{\gamma}{1+\gamma}\,p^*$ instead of the model
+  $p_{t-1}$; *negative extrapolation* with weight $w \in [0, 1)$ (Alemohammad et al. 2025, "Neon") sets
+  model $t$ to $(1+w)\,\theta_{\rm real} - w\,\theta_{\rm syn}$, the fits to the real and to the
+  synthetic data of generation $t$ (families whose parameters form a vector).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -122,6 +130,8 @@ class Regime(eqx.Module):
     drift: Float[Array, "..."] = eqx.field(converter=_arr)
     name: str = eqx.field(static=True)
     curation: Any = None  # a `jaxcollapse.curation.Curation` (sample path), set by `curation.curate`
+    correction: Float[Array, ""] | None = None  # self-correction strength gamma (`self_correct`); None: off
+    extrapolation: Float[Array, ""] | None = None  # negative-extrapolation weight w (`extrapolate`); None: off
 
     def __check_init__(self):
         if self.memory not in MEMORIES:
@@ -148,6 +158,20 @@ class Regime(eqx.Module):
             raise ValueError("drift must be a finite scalar or vector")
         if self.memory == "accumulate_subsample" and self.subsample < 1:
             raise ValueError(f"the subsample size must be >= 1, got {self.subsample}")
+        g = None if self.correction is None else _concrete(self.correction)
+        if g is not None and not (np.ndim(g) == 0 and np.isfinite(g) and g >= 0):
+            raise ValueError(f"correction = {_show(g)} is invalid: the self-correction strength gamma must be a finite "
+                             "number >= 0 (0: no correction)")
+        x = None if self.extrapolation is None else _concrete(self.extrapolation)
+        if x is not None and not (np.ndim(x) == 0 and np.isfinite(x) and 0 <= x < 1):
+            raise ValueError(f"extrapolation = {_show(x)} is invalid: the negative-extrapolation weight w must lie "
+                             "in [0, 1)")
+        if self.extrapolation is not None and self.real == "none":
+            raise ValueError(f"extrapolation (Neon) combines a fit to the real data with a fit to the synthetic data, "
+                             f"and regime {self.name!r} has no real data: use regime augment or fresh")
+        if self.extrapolation is not None and self.w is not None:
+            raise ValueError(f"extrapolation replaces the weighted fit of regime {self.name!r}, so its weight w would "
+                             "have no role: use regime augment or fresh with extrapolation")
 
     # The engine asks these.
     def synthetic_count(self, t) -> Float[Array, ""]:
@@ -207,6 +231,10 @@ class Regime(eqx.Module):
         parts.append(f"drift={_fmt(self.drift)}")
         if self.curation is not None:
             parts.append(f"curation={self.curation.describe()}")
+        if self.correction is not None:
+            parts.append(f"correction={_fmt(self.correction)}")
+        if self.extrapolation is not None:
+            parts.append(f"extrapolation={_fmt(self.extrapolation)}")
         return " ".join(parts)
 
 
@@ -216,6 +244,11 @@ def _fmt(x) -> str:
         return "<traced>"
     c = np.asarray(c)
     return f"{float(c):g}" if c.ndim == 0 else np.array2string(c, precision=4)
+
+
+def _show(x) -> str:
+    x = np.asarray(x)
+    return f"{float(x):g}" if x.ndim == 0 else np.array2string(x, precision=4)
 
 
 def _make(name, n, *, memory="replace", real="none", n_real=0, subsample=0, lam=None, w=None,
@@ -286,8 +319,59 @@ def preset(name: str, **kwargs) -> Regime:
     return PRESETS[name](**kwargs)
 
 
+def self_correct(regime: Regime, gamma) -> Regime:
+    r"""`regime` with self-correction of strength $\gamma \ge 0$ (Gillman et al. 2024, "Self-correcting
+    self-consuming loops for generative model training", ICML).
 
-FROM_PARAMS_KEYS = ("regime", "n", "n_real", "lam", "w", "real", "subsample", "temperature", "drift")
+    Their idealized correction maps the model's distribution to
+    $\pi_\gamma = \frac{1}{1+\gamma}\,p_{t-1} + \frac{\gamma}{1+\gamma}\,p^*$, which is what the engine
+    samples: each synthetic sample is, independently with probability $\gamma/(1+\gamma)$, replaced by a draw
+    of the current truth $p^*$ (at temperature 1; the model's draws keep the regime's $\tau$). $\gamma = 0$ is
+    no correction, $\gamma \to \infty$ fresh real data in place of the synthetic. Exact on both paths: the
+    statistics path draws the number of replaced samples $K \sim \mathrm{Binomial}(n_t, \gamma/(1+\gamma))$
+    and the statistics of $n_t - K$ model and $K$ truth draws. $\gamma$ is traced (a sweep vmaps it).
+    Families declare support with `supports_correction`.
+    """
+    return _with(regime, correction=_knob("correction", gamma, "a finite number >= 0"))
+
+
+def extrapolate(regime: Regime, w) -> Regime:
+    r"""`regime` with negative extrapolation of weight $w \in [0, 1)$ (Alemohammad, Wang and Baraniuk 2025,
+    "Neon: negative extrapolation from self-training improves image generation"):
+    $\theta_t = (1+w)\,\theta_{\rm real} - w\,\theta_{\rm syn}$.
+
+    Neon merges a base model $\theta_r$ with its self-trained copy $\theta_s$ as $(1+w)\theta_r - w\theta_s$.
+    In the recursive loop, generation $t$ fits $\theta_{\rm real}$ to its real data (the fixed set, or the
+    fresh draws) and $\theta_{\rm syn}$ to its synthetic data (after the memory: this generation's draws, or
+    the accumulated pool), and the new model is their extrapolation (`AbstractFamily.extrapolate`) in place of
+    the pooled fit. With a fixed real set the loop is stable exactly for $w < 1$ (the mean's deviation from the
+    real fit is multiplied by $-w$ each generation). $w = 0$ is the fit to the real data alone. Needs real data
+    (augment or fresh; not weighted, whose $w$ would have no role). $w$ is traced. Families whose parameters
+    form a vector declare support with `supports_extrapolation`.
+    """
+    return _with(regime, extrapolation=_knob("extrapolation", w, "a number in [0, 1)"))
+
+
+def _knob(name: str, value, valid: str):
+    """`value` as a float array, or one `ValueError` naming `name`, the value and the valid range."""
+    if isinstance(value, jax.core.Tracer):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating,
+                                                                       np.ndarray, jax.Array)):
+        raise ValueError(f"{name} = {value!r} is invalid: {name} must be {valid}")
+    return _arr(value)
+
+
+def _with(regime: Regime, **fields) -> Regime:
+    """`regime` with `fields` replaced, checked again (`Regime.__check_init__`)."""
+    if not isinstance(regime, Regime):
+        raise ValueError(f"regime must be a jaxcollapse Regime, got {type(regime).__name__}")
+    return dataclasses.replace(regime, **fields)
+
+
+
+FROM_PARAMS_KEYS = ("regime", "n", "n_real", "lam", "w", "real", "subsample", "temperature", "drift", "correction",
+                    "extrapolation")
 
 
 def from_params(params: dict) -> Regime:
@@ -296,7 +380,9 @@ def from_params(params: dict) -> Regime:
     Keys (all but ``regime`` optional): ``regime`` (a preset name: ``replace``, ``accumulate``,
     ``accumulate_subsample``, ``augment``, ``fresh``, ``weighted``), ``n`` (default 100), ``n_real``,
     ``lam`` (default 1), ``w`` (default 0.5), ``real`` (``"fixed"`` or ``"fresh"``; weighted only, default
-    ``"fixed"``), ``subsample``, ``temperature`` (default 1), ``drift`` (default 0). A key the regime does
+    ``"fixed"``), ``subsample``, ``temperature`` (default 1), ``drift`` (default 0), ``correction`` (the
+    self-correction strength $\gamma \ge 0$, `self_correct`; unset or None: off) and ``extrapolation`` (the
+    negative-extrapolation weight $w \in [0, 1)$, `extrapolate`; unset or None: off). A key the regime does
     not use is ignored, so one configuration serves every regime; an unknown key is refused.
 
     **One meaning of $n$**: the number of *synthetic* samples drawn in each generation, in every regime
@@ -332,6 +418,13 @@ def from_params(params: dict) -> Regime:
             raise ValueError(f"{key} = {v!r} is invalid: {key} must be an integer >= 1")
         return int(v)
 
+    regime = _preset_from_params(name, params, count)
+    ranges = {"correction": "a finite number >= 0", "extrapolation": "a number in [0, 1)"}
+    repairs = {k: _knob(k, params[k], ranges[k]) for k in ranges if params.get(k) is not None}
+    return _with(regime, **repairs) if repairs else regime
+
+
+def _preset_from_params(name: str, params: dict, count) -> Regime:
     n = count("n", 100)
     knobs = {"temperature": params.get("temperature", 1.0), "drift": params.get("drift", 0.0)}
     knobs = {k: (1.0 if k == "temperature" else 0.0) if v is None else v for k, v in knobs.items()}

@@ -30,6 +30,7 @@ def _families():
         "poisson": jc.Poisson(2.0),
         "bigram": jc.Bigram(np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.3, 0.3, 0.4]]), length=4),
         "regression": jc.Regression(np.ones(2)),
+        "logistic": jc.Logistic(np.ones(2), rows=8),
         "mixture": jc.GaussianMixture([0.5, 0.5], [[-1.0, 0.0], [1.0, 0.0]], 0.5, eval_size=16),
         "kde": jc.KDE(np.linspace(-1.0, 1.0, 6), 0.3, eval_size=16),
         "vae": jc.VAE(jax.random.key(0), datasets.toy(jax.random.key(1), "moons", 32), width=4, depth=1,

@@ -155,7 +155,8 @@ def test_reproduce_all_writes_one_folder_each_and_a_summary(coin, tmp_path, monk
 
 
 # --------------------------------------------------------------------------- every reproduction
-@pytest.mark.parametrize("name", papers.names())
+@pytest.mark.parametrize("name", [nm if not papers.get(nm).heavy else pytest.param(nm, marks=pytest.mark.slow)
+                                  for nm in papers.names()])
 def test_reproduction_agrees_at_its_floor(name):
     """Each reproduction at the smallest scale whose standard errors judge agreement: every line agrees with its
     theory (|z| < 4) and published value, or explains why not; the figure draws."""

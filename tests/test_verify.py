@@ -29,13 +29,20 @@ SCALE = 0.25
 # with simulations in their own test files (THEORY_TESTED_ELSEWHERE).
 DEFAULT_CHECKS = frozenset({
     "gaussian.mle_variance", "categorical.fixation", "mixture.single_component", "kde.fixed_replace",
-    "bayes.diversity_rate", "curation.gaussian_threshold",
+    "bayes.diversity_rate", "curation.gaussian_threshold", "scaling.strong_collapse_projection",
 })
 THEORY_TESTED_ELSEWHERE = {
     "vae": "test_vae_check_runs_the_family_radius_code",
     "poisson": "tests/test_poisson.py::test_extinction_run_and_prefix_invariance",
     "ngram": "tests/test_ngram.py::test_theory_against_enumeration",
     "regression": "tests/test_regression.py::test_exact_statistics_match_the_sample_path",
+    "logistic": "tests/test_logistic.py::test_replace_against_exact_enumeration",
+    # the closed forms of the reproductions' sources: a numpy simulation in their own test files, or the
+    # reproduction run at its statistical floor (tests/test_papers.py) in the default suite
+    "stability": "tests/test_suresh.py::test_augment_laws_against_a_numpy_simulation",
+    "suresh": "tests/test_suresh.py::test_gaussian_tail_against_a_numpy_simulation",
+    "golden_ratio": "tests/test_papers.py::test_reproduction_agrees_at_its_floor[he2025_golden_ratio]",
+    "repair": "tests/test_repair.py::test_repair_checks_pass",
 }
 
 
@@ -83,6 +90,11 @@ def test_registry_contents():
 
 # Public theory names that no check module names, each with the reason (every other closed form is named by a check).
 NOT_CHECKED_DIRECTLY = {
+    # logistic: the factors multiplying tr I^{-1}/n in the first-order curves (logistic.first_order) and the
+    # existence condition of the MLE, tested against a brute-force separation search in tests/test_logistic.py
+    "accumulate_bound_factor": "the pi^2/6 limit of accumulate_factor (tests/test_logistic.py)",
+    "mixed_factor": "the mixed-regime factor of the first-order curves (tests/test_logistic.py)",
+    "mle_exists": "a definition (no separating direction), tests/test_logistic.py brute force",
     "WFAbsorption": "the result type of wright_fisher_absorption (categorical.absorption_two_types)",
     "wright_fisher_matrix": "a definition, inside wright_fisher_absorption (categorical.absorption_two_types)",
     "chi_mean": "the factor of sigma_mean (gaussian.mle_sigma, gaussian.unbiased_replace)",

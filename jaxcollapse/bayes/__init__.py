@@ -9,6 +9,8 @@ from ._chains import NotChains as NotChains
 from ._chains import nominal_n as nominal_n
 from ._chains import pick_model as pick_model
 from ._chains import read_chains as read_chains
+from ._drift import DriftPosterior as DriftPosterior
+from ._drift import fit_drift as fit_drift
 from ._fit import Posterior as Posterior
 from ._fit import check_model as check_model
 from ._fit import fit as fit

@@ -64,7 +64,8 @@ def list_table(papers) -> str:
     rows = [("name", "paper", "figure", "full scale")]
     for name in papers.names():
         r = papers.get(name)
-        rows.append((name, r.paper, r.figure_ref, _runtime(r.runtime)))
+        fig = r.figure_ref if len(r.figure_ref) <= 48 else r.figure_ref[:47] + "~"
+        rows.append((name, r.paper, fig, _runtime(r.runtime)))
     w = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(f"{a:<{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d}" for a, b, c, d in rows)
 

@@ -9,6 +9,8 @@ from .categorical import CategoricalStats as CategoricalStats
 from .gaussian import Gaussian as Gaussian
 from .gaussian import GaussianStats as GaussianStats
 from .kde import KDE as KDE
+from .logistic import Logistic as Logistic
+from .logistic import LogisticStats as LogisticStats
 from .mixture import GaussianMixture as GaussianMixture
 from .mlp_regressor import MLPRegressor as MLPRegressor
 from .ngram import Bigram as Bigram

@@ -11,11 +11,22 @@ forgets one cannot be instantiated):
 - `supports_drift`: whether `translate` moves the truth (a drifting truth, ``regime.drift``);
 - `has_log_prob`: whether `log_prob` is the (log-)density of a sample (curation scores samples by it).
 
+Two capability flags have a default (False), so a family that does not mention them declines:
+
+- `supports_correction`: the engine may self-correct its synthetic data (`regimes.self_correct`: each
+  sample replaced by a truth draw with probability $\gamma/(1+\gamma)$). The engine's operator is generic:
+  it needs the truth's `sample_stats` (exact path) or `draw_samples` (sample path) with a count that may
+  be 0; a family opts in once that holds.
+- `supports_extrapolation`: its parameters form a vector, so `extrapolate` (the negative extrapolation
+  $(1+w)\theta_{\rm real} - w\theta_{\rm syn}$ of `regimes.extrapolate`) gives a valid model.
+
 and implements `dtype`, `draw_samples`, `sample_stats`, `stats`, `empty_stats`, `fit(stats, stream)`,
 `translate(delta)`, `metrics(truth, stream)`. Concrete here: `sample(key, n)`, `accepts_truth(truth)`
 (same family, same sizes), `check_drift(drift)` and `check_regime(regime, generations)` (the drift
 check; families add their own conditions and call it), `sizes()` (for messages), and `log_prob`
-(raises unless the family declares `has_log_prob` and overrides it).
+(raises unless the family declares `has_log_prob` and overrides it), and `extrapolate` (leaf by leaf;
+raises unless the family declares `supports_extrapolation`; a family with constrained parameters
+overrides it to project back onto its valid set).
 
 Randomness: methods the engine calls take a per-chain `jaxcollapse.random.Stream`, never a key, so
 chain $i$ draws the same numbers whatever the number of chains. `fit` and `metrics` always get one
@@ -26,12 +37,13 @@ chain $i$ draws the same numbers whatever the number of chains. `fit` and `metri
 import abc
 import dataclasses
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, ArrayLike, Bool, Float
 
 from ..random import Stream
 from ..stats import AbstractStats as AbstractStats
@@ -62,6 +74,8 @@ class AbstractFamily(eqx.Module):
     has_exact_stats: eqx.AbstractClassVar[bool]
     supports_drift: eqx.AbstractClassVar[bool]
     has_log_prob: eqx.AbstractClassVar[bool]
+    supports_correction: ClassVar[bool] = False
+    supports_extrapolation: ClassVar[bool] = False
 
     # --------------------------------------------------------------- what a family implements
     @property
@@ -107,6 +121,18 @@ class AbstractFamily(eqx.Module):
     def log_prob(self, x: Array) -> Float[Array, " n"]:
         """The log-density (log-probability) of each sample; only where `has_log_prob` is True."""
         raise NotImplementedError(f"{type(self).__name__} has no log-density (has_log_prob = False)")
+
+    def extrapolate(self, synthetic: "AbstractFamily", w: Float[ArrayLike, ""]) -> "AbstractFamily":
+        r"""$(1 + w)\,\theta_{\rm self} - w\,\theta_{\rm synthetic}$ leaf by leaf, `self` being the fit to the real
+        data (negative extrapolation, Alemohammad et al. 2025, "Neon"); only where `supports_extrapolation`.
+
+        Valid as it stands for a family whose parameter set is a vector space; a family with constrained
+        parameters (a covariance, a probability vector) overrides it and projects the result back.
+        """
+        if not self.supports_extrapolation:
+            raise NotImplementedError(f"{type(self).__name__} has no vector of parameters to extrapolate "
+                                      "(supports_extrapolation = False)")
+        return jax.tree.map(lambda r, s: (1.0 + w) * r - w * s, self, synthetic)
 
     def sizes(self) -> dict[str, tuple[int, str]]:
         """The sizes that set the model's shapes, `{name: (value, unit)}` (for messages); default none."""

@@ -90,6 +90,8 @@ class Gaussian(AbstractMomentFamily):
     has_exact_stats: ClassVar[bool] = True
     supports_drift: ClassVar[bool] = True
     has_log_prob: ClassVar[bool] = True
+    supports_correction: ClassVar[bool] = True
+    supports_extrapolation: ClassVar[bool] = True
 
     def __init__(self, mean=0.0, cov=1.0, estimator: str = "mle"):
         if estimator not in ESTIMATORS:
@@ -229,6 +231,29 @@ class Gaussian(AbstractMomentFamily):
         cov = stats.scatter / jnp.where(div > 0, div, 1.0)
         cov = 0.5 * (cov + cov.T)
         return self._replace(mean=stats.mean, cov=cov)
+
+    def extrapolate(self, synthetic: Gaussian, w) -> Gaussian:
+        r"""$\mu = (1+w)\mu_{\rm self} - w\mu_{\rm syn}$ and $\Sigma = [(1+w)\Sigma_{\rm self} - w\Sigma_{\rm syn}]_+$,
+        `self` the fit to the real data (negative extrapolation, `jaxcollapse.regimes.extrapolate`).
+
+        $[\cdot]_+$ is the nearest positive semi-definite matrix in the Frobenius norm (negative eigenvalues
+        set to 0; in 1-D $\max(\cdot, 0)$): an extrapolated covariance can leave the cone. It acts only then,
+        which in 1-D needs $w\,\sigma^2_{\rm syn} > (1+w)\,\sigma^2_{\rm real}$ (rare for small $w$; see
+        `jaxcollapse.theory.repair.extrapolation_clip_bound`). With the ``"mean"`` estimator the covariance is
+        known and kept.
+        """
+        mean = (1.0 + w) * self.mean - w * synthetic.mean
+        if self.estimator == "mean":
+            return self._replace(mean=mean)
+        cov = (1.0 + w) * self.cov - w * synthetic.cov
+        if self.d == 1:
+            cov = jnp.maximum(cov, 0.0)
+        else:
+            cov = 0.5 * (cov + cov.T)
+            ev, vec = jnp.linalg.eigh(cov)
+            proj = (vec * jnp.maximum(ev, 0.0)[None, :]) @ vec.T
+            cov = jnp.where(jnp.min(ev) >= 0.0, cov, 0.5 * (proj + proj.T))  # untouched inside the cone
+        return self._replace(mean=mean, cov=cov)
 
     # --------------------------------------------------------------- metrics
     def metrics(self, truth: Gaussian, stream: Stream) -> dict[str, Float[Array, ""]]:

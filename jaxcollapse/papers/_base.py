@@ -193,6 +193,8 @@ class Reproduction:
     - `runtime`: seconds at full scale (``scale=1``), measured on the project's 2-core CPU; printed by
       ``--list``.
     - `floor`: the smallest scale whose standard errors still judge agreement (the report warns below).
+    - `heavy`: True when the floor run costs more than the default test suite's share (about 10 s of CPU on the
+      2-core machine, mostly compilation): the default suite leaves it to ``slow``.
     """
 
     name: ClassVar[str]
@@ -203,6 +205,9 @@ class Reproduction:
     published: ClassVar[str] = "the paper reports no numbers for this figure beyond the plot's shape"
     runtime: ClassVar[float] = math.nan
     floor: ClassVar[float] = 0.1
+    heavy: ClassVar[bool] = False
+    """True when the run at `floor` costs more than about 10 s of CPU (compilation of several programs, or the paper's
+    long sizes and generations, which scale does not cut): the default test suite leaves it to the ``slow`` tier."""
 
     def compute(self, key, scale: float) -> Result:
         """Run the reproduction at `scale` and return its `Result` (without `seconds`)."""

@@ -25,7 +25,8 @@ class Bernoulli(Recipe):
     params = (
         # the shared run parameters (regimes, n, n_real, lam, w, temperature, drift, generations,
         # chains, seed, path, metrics, paths_chains, x64), with this family's defaults; leave a
-        # knob out (drift=False, temperature=False) if the family does not support it
+        # knob out (drift=False, temperature=False) if the family does not support it, offer the
+        # repair knobs (correction=True, extrapolation=True) if its capability flags declare them
         *run_params(n=50, generations=100, chains=2000, regimes=("replace", "accumulate"), drift=False),
         # the family's own parameters: a [bernoulli] table in TOML, --p on the command line
         Param("p", float, 0.3, "the truth's probability of heads", static=False, low=0.0, high=1.0),
@@ -222,12 +223,16 @@ class Param:
 
 def run_params(*, n: int, generations: int, chains: int, regimes: Sequence[str] = ("replace", "accumulate"),
                supported: Sequence[str] = REGIME_NAMES, paths: Sequence[str] = ("exact",),
-               temperature: bool = True, drift: bool = True, n_help: str = "samples",
-               paths_chains: int = 256) -> tuple[Param, ...]:
+               temperature: bool = True, drift: bool = True, correction: bool = False, extrapolation: bool = False,
+               n_help: str = "samples", paths_chains: int = 256) -> tuple[Param, ...]:
     r"""The shared run parameters with a recipe's defaults (top-level TOML keys).
 
     `supported`: the regimes the family can run; `paths`: the paths it has (the first is the default);
     `temperature` / `drift`: False leaves the knob out when the family does not support it;
+    `correction` / `extrapolation`: True offers the repair knobs (`jaxcollapse.regimes.self_correct`,
+    `jaxcollapse.regimes.extrapolate`; unset by default, which is off), only for a family whose capability
+    flag declares it (`supports_correction`, `supports_extrapolation`: the engine refuses a knob the family
+    does not declare, and tests/test_repair.py checks that every recipe offers exactly its family's knobs);
     `n_help`: what one of the $n$ units is ("samples", "sequences", "rows").
     """
     out = [
@@ -251,6 +256,16 @@ def run_params(*, n: int, generations: int, chains: int, regimes: Sequence[str] 
     if drift:
         out.append(Param("drift", float, 0.0, "the truth moves by this much per generation", static=False,
                          table=False))
+    if correction:
+        out.append(Param("correction", float, None, "self-correction strength gamma (Gillman et al. 2024): each "
+                                                    "synthetic sample is a truth draw with probability "
+                                                    "gamma/(1+gamma); unset: off", static=False, low=0.0,
+                         optional=True, table=False))
+    if extrapolation:
+        out.append(Param("extrapolation", float, None, "negative extrapolation weight w (Neon, Alemohammad et al. "
+                                                       "2025): model = (1+w) fit(real) - w fit(synthetic); augment "
+                                                       "or fresh; unset: off", static=False, low=0.0, high=1.0,
+                         high_open=True, optional=True, table=False))
     out += [
         Param("generations", int, generations, "generations G", low=1, table=False),
         Param("chains", int, chains, "independent chains", low=1, table=False),
@@ -265,7 +280,7 @@ def run_params(*, n: int, generations: int, chains: int, regimes: Sequence[str] 
     return tuple(out)
 
 
-REGIME_KEYS = ("n", "n_real", "lam", "w", "real", "subsample", "temperature", "drift")
+REGIME_KEYS = ("n", "n_real", "lam", "w", "real", "subsample", "temperature", "drift", "correction", "extrapolation")
 
 
 def regime_from(params: Mapping[str, Any]):

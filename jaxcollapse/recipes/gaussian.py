@@ -19,6 +19,10 @@ only where a closed form exists:
 A drifting truth is a yardstick only where no real data enter after generation 0 (replace, accumulate),
 so there the variance's curve is kept; where real data follow the drift only the mean-estimator fresh
 formula applies. accumulate_subsample has no closed form.
+
+With a repair knob set (``correction``, ``extrapolation``; `jaxcollapse.theory.repair`, no drift): self-correction
+($\tau = 1$) under replace, augment and fresh (the mean's error; the variance by conservation, MLE), and
+negative extrapolation under augment and fresh (the mean's error at any $\tau$; the trace, MLE).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class GaussianRecipe(Recipe):
     description = "a Gaussian N(mean, variance I_d) refitted on its own samples"
     params = (
         *run_params(n=100, generations=100, chains=2000, regimes=("replace", "accumulate", "fresh"),
-                    paths=("exact", "samples")),
+                    paths=("exact", "samples"), correction=True, extrapolation=True),
         Param("dim", int, 1, "dimension d", low=1),
         Param("estimator", str, "mle", "mle, unbiased (covariance / (n - 1)) or mean (covariance known)",
               choices=ESTIMATORS),
@@ -62,9 +66,10 @@ class GaussianRecipe(Recipe):
         return Gaussian(mean, params["variance"], params["estimator"]), None, regime_from(params)
 
     def describe(self, params):
+        repair = "".join(f", {k}={params[k]:g}" for k in ("correction", "extrapolation") if params.get(k) is not None)
         return (f"Gaussian d={params['dim']} ({params['estimator']}), mean={params['mean']:g}, "
                 f"variance={params['variance']:g}, n={params['n']}, tau={params['temperature']:g}, "
-                f"drift={params['drift']:g}")
+                f"drift={params['drift']:g}{repair}")
 
     def theory(self, params, generations):
         return gaussian_curves(params, generations)
@@ -110,6 +115,8 @@ def gaussian_curves(params, generations: int) -> dict[str, np.ndarray]:
     name, G, n = params["regime"], generations, params["n"]
     s2 = params["dim"] * params["variance"]
     t = np.arange(G + 1)
+    if params.get("correction") is not None or params.get("extrapolation") is not None:
+        return _repair_curves(params, t)
     tau, v = params["temperature"], params["drift"] * math.sqrt(params["dim"])
     still, hot = params["drift"] == 0.0, params["temperature"] != 1.0
     est = params["estimator"]
@@ -158,6 +165,35 @@ def gaussian_curves(params, generations: int) -> dict[str, np.ndarray]:
             elif name == "weighted" and still:
                 out["mean_sq_err"] = th.mixed_mean_sq_err(t, n_real, n, 1.0 - params["w"], s2, real=params["real"],
                                                           estimator="mean")
+    return {k: np.broadcast_to(np.asarray(c, np.float64), t.shape).copy() for k, c in out.items()}
+
+
+def _repair_curves(params, t: np.ndarray) -> dict[str, np.ndarray]:
+    """`gaussian_curves` with a repair knob set: the closed forms of `jaxcollapse.theory.repair` where they hold
+    (no drift; both knobs at once have none)."""
+    from .. import theory as th
+    from .._config import x64
+
+    name, n, est = params["regime"], params["n"], params["estimator"]
+    gamma, w = params.get("correction"), params.get("extrapolation")
+    if params["drift"] != 0.0 or est == "unbiased" or (gamma is not None and w is not None):
+        return {}
+    s2 = params["dim"] * params["variance"]
+    tau = params["temperature"]
+    n_real = params["n_real"] if params["n_real"] is not None else n
+    real = {"replace": "none", "augment": "fixed", "fresh": "fresh"}.get(name)
+    n_syn = round(params["lam"] * n_real) if name == "augment" else n
+    out: dict[str, object] = {}
+    with x64():
+        if gamma is not None and real is not None and tau == 1.0 and n_syn >= 1:
+            out["mean_sq_err"] = th.correction_mean_sq_err(t, n_real, n_syn, gamma, s2, real=real, estimator=est)
+            if est == "mle":
+                out["trace"] = th.correction_trace(t, n_real, n_syn, gamma, s2, real=real)
+        elif w is not None and real in ("fixed", "fresh") and n_syn >= 1:
+            out["mean_sq_err"] = th.extrapolation_mean_sq_err(t, n_real, n_syn, w, s2, tau=tau, real=real,
+                                                              estimator=est)
+            if est == "mle":
+                out["trace"] = th.extrapolation_trace(t, n_real, n_syn, w, s2, tau=tau)
     return {k: np.broadcast_to(np.asarray(c, np.float64), t.shape).copy() for k, c in out.items()}
 
 

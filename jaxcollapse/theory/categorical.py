@@ -62,6 +62,7 @@ __all__ = [
     "littler_time",
     "loss_time_diffusion",
     "mass_lost_one_generation",
+    "sampled_frequency_covariance",
     "tempered_probabilities",
     "wright_fisher_absorption",
     "wright_fisher_k_absorption",
@@ -92,6 +93,34 @@ def heterozygosity_mean(t: ArrayLike, n: ArrayLike, h0: ArrayLike) -> np.ndarray
     Wright–Fisher (Ewens 2004, §1.2).
     """
     return np.asarray(np.asarray(h0, np.float64) * (1.0 - 1.0 / np.asarray(n, np.float64)) ** _t(t))
+
+
+def sampled_frequency_covariance(times: ArrayLike, sizes: ArrayLike, n: ArrayLike) -> np.ndarray:
+    r"""The time factor $c$ of $\mathrm{Cov}(\hat x_i, \hat x_j \mid p_0) = c_{ij}\,(\mathrm{diag}(p_0) - p_0p_0^\top)$.
+
+    A Wright–Fisher chain (replace, $n$ draws) is observed at generations $\tau_0 < \tau_1 < \dots$ through
+    independent samples $\hat x_j = \mathrm{Mult}(S_j, p_{\tau_j})/S_j$; $p_0 = p_{\tau_0}$, $d_j = \tau_j -
+    \tau_0$, $\lambda = 1 - 1/n$. Then $E\hat x_j = p_0$ and
+    $$c_{ij} = 1 - \lambda^{\min(d_i, d_j)} + \delta_{ij}\,\lambda^{d_j}/S_j,$$
+    exactly. Derived here: with $\Sigma(p) = \mathrm{diag}(p) - pp^\top$, fact 1 of the module docstring in
+    matrix form is $E[\Sigma(p_{t+1}) \mid p_t] = \lambda\Sigma(p_t)$ (as $E[p_{t+1}p_{t+1}^\top \mid p_t] =
+    p_tp_t^\top + \Sigma(p_t)/n$), so $E\Sigma(p_t) = \lambda^t\Sigma(p_0)$; $p_t$ is a martingale, so
+    $\mathrm{Cov}(p_s, p_t) = \mathrm{Var}\,p_{\min(s,t)} = \sum_{r < \min(s,t)} E\Sigma(p_r)/n =
+    (1 - \lambda^{\min(s,t)})\Sigma(p_0)$; the sampling error of $\hat x_j$ has mean 0 given the path,
+    covariance $E\Sigma(p_{\tau_j})/S_j = \lambda^{d_j}\Sigma(p_0)/S_j$, and is uncorrelated with the path and
+    the other samples. The trace is the Gini–Simpson law: $E\|p_t - p_0\|^2 = (1 - \lambda^t)H_0$, the
+    diversity lost.
+
+    `times` `(J,)` increasing; `sizes` broadcast to `(..., J)`; `n` $> 1$ (a float: an effective size).
+    Returns `(..., J, J)`. Used by the drift model of `jaxcollapse.bayes` (`fit_drift`).
+    """
+    t = _t(times)
+    d = t - t[0]
+    loglam = math.log1p(-1.0 / float(n))  # lambda^m = exp(m log lambda); 1 - lambda^m = -expm1(.) (large n)
+    s = np.asarray(sizes, np.float64)
+    s = np.broadcast_to(s, np.broadcast_shapes(s.shape, d.shape))
+    drift = -np.expm1(loglam * np.minimum(d[:, None], d[None, :]))
+    return drift + (np.exp(loglam * d) / s)[..., :, None] * np.eye(d.size)
 
 
 def heterozygosity_schedule(ns: ArrayLike, h0: ArrayLike) -> np.ndarray:

@@ -264,3 +264,30 @@ def _samples_path(key, scale):
                 ("gini_simpson", "tail_mass_lost"), path="samples")
     return (means(name, traj, "gini_simpson", ts, th.heterozygosity_mean(np.array(ts), _H_N, _H5))
             + means(name, traj, "tail_mass_lost", (1,), th.mass_lost_one_generation(_P5, _H_N)))
+
+
+# --------------------------------------------------------------------------- sampled frequencies (the drift model)
+@register("categorical.sampled_covariance", family="categorical", source="derived here (martingale + fact 1)",
+          description="replace n = 20, K = 5, samples of sizes (10, 5, 20, 8) at generations (0, 1, 3, 6): "
+                      "Cov(x_i, x_j) = [1 - lam^min(d_i,d_j) + delta_ij lam^d_j/S_j] (diag p0 - p0 p0^T)")
+def _sampled_covariance(key, scale):
+    import jax
+
+    name = "categorical.sampled_covariance"
+    n, times, sizes = 20, np.array([0, 1, 3, 6]), np.array([10, 5, 20, 8])
+    traj = simulate(key, _cat(_P5, capacity=32), regimes.replace(n), int(times[-1]), scaled_chains(40_000, scale),
+                    metrics=("gini_simpson",), quantiles=(), record_params=True)
+    p = np.asarray(traj.params.p, np.float64)  # (G + 1, chains, K)
+    # the geneticist's samples, drawn on the host from each sampled generation's model
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(jax.random.fold_in(key, 1))).tolist())
+    x = np.stack([rng.multinomial(int(s), p[t] / p[t].sum(axis=1, keepdims=True)) / s
+                  for t, s in zip(times, sizes, strict=True)])  # (J, chains, K)
+    r = x - _P5
+    c = th.sampled_frequency_covariance(times, sizes, n)
+    sigma = np.diag(_P5) - np.outer(_P5, _P5)
+    out = []
+    for i, j in ((0, 0), (1, 1), (3, 3), (0, 2), (1, 3)):
+        for a, b in ((0, 0), (0, 1), (3, 4)):
+            prod = (r[i, :, a] * r[j, :, b])[None, :]
+            out += path_means(name, f"Cov(x{i}[{a}], x{j}[{b}])", prod, (0,), c[i, j] * sigma[a, b])
+    return out
