@@ -51,10 +51,10 @@ NS = (10, 32, 100, 316, 1000)
 SIGMA2S = (0.1, 1.0, 10.0)
 GENERATIONS = 100
 # chains at scale 1, by d: the error's relative spread over chains falls like sqrt(2/d) while a chain's cost rises
-CHAINS_EXACT = {1: 4000, 3: 2000, 10: 800, 32: 256, 100: 64}
+CHAINS_EXACT = {1: 2000, 3: 1000, 10: 400, 32: 128, 100: 32}
 # accumulate-subsample keeps all n t rows and subsamples them every generation: a chain's cost rises with n too
-CHAINS_SUBSAMPLE_D = {1: 400, 3: 256, 10: 128, 32: 48, 100: 32}
-CHAINS_SUBSAMPLE_N = {10: 400, 32: 400, 100: 200, 316: 64, 1000: 32}
+CHAINS_SUBSAMPLE_D = {1: 400, 3: 256, 10: 96, 32: 32, 100: 16}
+CHAINS_SUBSAMPLE_N = {10: 400, 32: 400, 100: 200, 316: 64, 1000: 24}
 
 
 def chains_subsample(d: int, n: int) -> int:
