@@ -86,6 +86,7 @@ class Dey2024Logistic(Reproduction):
                  "no published column")
     runtime = 90.0  # CPU seconds at scale 1 (user): 89; wall 612 s on the shared machine at load average 19
     floor = 0.25
+    heavy = True  # the floor run: 34 s of CPU under the test suite's settings (10^4 rows x 50 generations x 32 chains)
 
     def compute(self, key, scale):
         from .. import engine, regimes
