@@ -178,7 +178,7 @@ SLOW_IN_DEFAULT = {
     "tests/test_neural.py::test_neural_drift_runs_in_the_engine": "drift: the MLP translate test stays",
     "tests/test_neural.py::test_vae_translate_shifts_the_data_and_the_reference": "drift: the MLP's stays",
     "tests/test_neural.py::test_blocked_training_equals_the_plain_vmap": "neural: fit-key test stays",
-    "tests/test_ngram.py::test_wrong_theory_is_rejected": "wrong theory: categorical's and verify's stay",
+    "tests/test_ngram.py::test_wrong_theory_is_rejected": "wrong theory: verify's stays",
     "tests/test_ngram.py::test_every_regime_runs[fresh]": "ngram: accumulate stays",
     "tests/test_poisson.py::test_fresh_drift_rate_law": "drift law: the Gaussian's stays",
     **{f"tests/test_recipes.py::{t}[{fam}]": "run -> config rerun: gaussian and poisson stay (+ kde, mlp, toy)"
@@ -195,7 +195,15 @@ SLOW_IN_DEFAULT = {
     "tests/test_regimes.py::test_every_regime_runs[weighted-exact]": "regimes: the samples cases stay",
     "tests/test_regimes.py::test_weighted_with_fresh_real_data_runs": "regimes: weighted-samples stays",
     "tests/test_regression.py::test_exact_statistics_match_the_sample_path[3-12]": "exact stats: [3-2] stays",
-    "tests/test_regression.py::test_wrong_theory_is_rejected": "wrong theory: categorical's and verify's stay",
+    "tests/test_regression.py::test_wrong_theory_is_rejected": "wrong theory: verify's stays",
+    "tests/test_categorical.py::test_wrong_theory_is_rejected": "wrong theory: test_verify's "
+                                                                "test_wrong_theory_fails_on_a_real_simulation stays",
+    "tests/test_repair.py::test_gamma_zero_changes_nothing": "repair: the checks through the engine "
+                                                             "(test_repair_checks_pass) and the full-correction test stay",
+    "tests/test_new_family.py::test_forecast_on_the_run_csv": "forecast of a run's CSV: test_forecast's gaussian "
+                                                              "case stays",
+    "tests/test_logistic.py::test_newton_fit_equals_the_exact_mle_on_every_label_vector": "logistic fit: the "
+                                                              "exact-enumeration test of a run stays",
     "tests/test_sweep.py::test_two_processes_equal_one": "sweep: kill and resume stays",
     "tests/test_sweep.py::test_four_devices_bitwise_equal_to_one": "devices: test_devices stays",
     "tests/test_regression.py::test_downstream_single_and_batched_and_bad_input": "ridge solver test stays",

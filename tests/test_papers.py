@@ -147,7 +147,8 @@ def test_a_disagreement_exits_1_and_says_so(coin, tmp_path, monkeypatch):
 
 def test_reproduce_all_writes_one_folder_each_and_a_summary(coin, tmp_path, monkeypatch):
     # --all over a registry holding only the coin (the real reproductions run below, one test each)
-    monkeypatch.setattr(papers._base, "_REGISTRY", {coin.name: coin})
+    monkeypatch.setattr(papers._base._REGISTRY, "entries", {coin.name: coin})
+    monkeypatch.setattr(papers._base._REGISTRY, "discovered", True)
     out = tmp_path / "all"
     assert cli_main(["reproduce", "--all", "--out", str(out), "--quiet"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted([coin.name, "summary.txt"])

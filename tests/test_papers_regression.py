@@ -61,22 +61,23 @@ def test_accumulate_subsample_matches_numpy_protocol_small():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("d, n", [(10, 32), (32, 32), (10, 100)])
+@pytest.mark.parametrize("d, n", [(10, 32), (32, 100), (3, 316)])
 def test_accumulate_subsample_matches_numpy_protocol(d, n):
     """The reproduction's sizes: 100 generations, every sigma^2 (one compiled call), float32 as the reproduction."""
-    _compare(d, n, R.SIGMA2S, R.GENERATIONS, 400, 400, (1, 10, 100))
+    _compare(d, n, R.SIGMA2S, R.GENERATIONS, 256, 256, (1, 10, 100))
 
 
 def test_exact_grid_agrees_with_the_closed_forms_and_scales_with_sigma2():
-    """One compiled call per regime serves every (n, sigma^2) of a d; the means agree with replace_risk and
-    accumulate_fixed_risk where n > d + 1, and the sigma^2 columns are proportional chain by chain (common random
-    numbers, an error linear in sigma^2)."""
+    """One compiled call serves every (n, sigma^2) of a d; the means agree with replace_risk where n > d + 1, and the
+    sigma^2 columns are proportional chain by chain (common random numbers, an error linear in sigma^2)."""
     from jaxcollapse._config import x64
     from jaxcollapse.theory import regression as th
 
     d, ns, s2s, G = 3, (10, 32), (0.1, 1.0, 10.0), 20
     t = np.arange(G + 1)
-    for regime, fn in (("replace", th.replace_risk), ("accumulate", th.accumulate_fixed_risk)):
+    # replace only in the default tier (accumulate_fixed_risk has its own check in jaxcollapse.verify.regression, and
+    # the full reproduction compares both at every point of the grid)
+    for regime, fn in (("replace", th.replace_risk),):
         mean, se, med = R.run_exact(jax.random.key(3), regime, d, 2000, ns=ns, sigma2s=s2s, generations=G)
         for i, n in enumerate(ns):
             for j, s2 in enumerate(s2s):

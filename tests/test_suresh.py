@@ -150,6 +150,32 @@ def test_weighted_fresh_limit_is_the_recursion_limit():
             assert float(e) == pytest.approx(float(lim), rel=1e-12)
 
 
+def test_weighted_fresh_loop_against_a_numpy_simulation():
+    """|z| < 4 (fixed seed, 40,000 chains): He et al.'s scenario 2 in plain numpy (each generation: n fresh real
+    draws with weight w, m draws of the previous fit with weight 1 - w; the weighted mean, and for the MLE the
+    weighted variance about it) against the exact finite-t error mixed_mean_sq_err, whose limit
+    weighted_fresh_error_limit is (test above), at the golden weight and away from it."""
+    rng = np.random.default_rng(2025_0619)
+    n, m, chains, mu, v = 12, 12, 40_000, -0.4, 1.3
+    ts = (1, 3, 8)
+    for w in (thr.INV_PHI, 0.3):
+        for est in ("mean", "mle"):
+            with jaxcollapse.x64():
+                exact = np.asarray(thg.mixed_mean_sq_err(np.array(ts), n, m, 1.0 - w, v, real="fresh", estimator=est))
+            th, var = np.full(chains, mu), np.full(chains, v)
+            for t in range(1, max(ts) + 1):
+                real = mu + math.sqrt(v) * rng.standard_normal((chains, n))
+                syn = th[:, None] + np.sqrt(var)[:, None] * rng.standard_normal((chains, m))
+                th = w * real.mean(axis=1) + (1.0 - w) * syn.mean(axis=1)
+                if est == "mle":
+                    var = (w * ((real - th[:, None]) ** 2).mean(axis=1)
+                           + (1.0 - w) * ((syn - th[:, None]) ** 2).mean(axis=1))
+                if t in ts:
+                    e = (th - mu) ** 2
+                    z = (e.mean() - exact[ts.index(t)]) / (e.std() / math.sqrt(chains))
+                    assert abs(z) < Z, (w, est, t, e.mean(), exact[ts.index(t)])
+
+
 def test_golden_bad_input():
     with pytest.raises(ValueError, match="k = "):
         thr.golden_weight(0.0)

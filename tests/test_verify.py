@@ -41,7 +41,7 @@ THEORY_TESTED_ELSEWHERE = {
     # reproduction run at its statistical floor (tests/test_papers.py) in the default suite
     "stability": "tests/test_suresh.py::test_augment_laws_against_a_numpy_simulation",
     "suresh": "tests/test_suresh.py::test_gaussian_tail_against_a_numpy_simulation",
-    "golden_ratio": "tests/test_papers.py::test_reproduction_agrees_at_its_floor[he2025_golden_ratio]",
+    "golden_ratio": "tests/test_suresh.py::test_weighted_fresh_loop_against_a_numpy_simulation",
     "repair": "tests/test_repair.py::test_repair_checks_pass",
 }
 

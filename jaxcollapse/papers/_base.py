@@ -26,15 +26,18 @@ warns that the standard errors are too wide to judge agreement.
 from __future__ import annotations
 
 import difflib
-import importlib
+import functools
+import json
 import math
-import pkgutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from .._registry import Registry
 
 __all__ = ["Line", "Result", "Reproduction", "register", "get", "names", "unregister", "scaled", "Z_BOUND", "RULES"]
 
@@ -190,8 +193,9 @@ class Reproduction:
       `citation`: the full reference.
     - `setup`: the setup as the paper (and its code) states it: sizes, generations, regimes, metric.
     - `published`: where the paper's own numbers were read, or why none are given (never a guess).
-    - `runtime`: seconds at full scale (``scale=1``), measured on the project's 2-core CPU; printed by
-      ``--list``.
+    - `runtime` (read-only): the wall seconds of the full-scale run (``scale=1``) on the project's 2-core CPU,
+      read from ``papers/runtimes.json``, which ``python benchmarks/reproductions.py`` measures and writes (NaN
+      when not measured); printed by ``--list``. A measurement, so it lives beside the code, not in it.
     - `floor`: the smallest scale whose standard errors still judge agreement (the report warns below).
     - `heavy`: True when the floor run costs more than the default test suite's share (about 10 s of CPU on the
       2-core machine, mostly compilation): the default suite leaves it to ``slow``.
@@ -203,11 +207,15 @@ class Reproduction:
     citation: ClassVar[str]
     setup: ClassVar[str]
     published: ClassVar[str] = "the paper reports no numbers for this figure beyond the plot's shape"
-    runtime: ClassVar[float] = math.nan
     floor: ClassVar[float] = 0.1
     heavy: ClassVar[bool] = False
     """True when the run at `floor` costs more than about 10 s of CPU (compilation of several programs, or the paper's
     long sizes and generations, which scale does not cut): the default test suite leaves it to the ``slow`` tier."""
+
+    @property
+    def runtime(self) -> float:
+        """Wall seconds at full scale, as measured into ``runtimes.json`` (NaN when not measured)."""
+        return float(measured_runtimes()["entries"].get(self.name, {}).get("seconds", math.nan))
 
     def compute(self, key, scale: float) -> Result:
         """Run the reproduction at `scale` and return its `Result` (without `seconds`)."""
@@ -250,7 +258,7 @@ class Reproduction:
             pub = "-" if not _finite(ln.published) else f"{ln.published:.6g} +- {ln.precision:.2g}"
             rows.append((ln.quantity, ours, th, pub, ln.verdict))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        body = ["  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
+        body = ["  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows]
         tail = []
         sources = sorted({ln.theory_source for ln in result.lines if ln.theory_source})
         if sources:
@@ -280,9 +288,19 @@ class Reproduction:
         return f"<reproduction {self.name}>"
 
 
+# ---------------------------------------------------------------------- measured runtimes
+RUNTIMES = Path(__file__).with_name("runtimes.json")
+
+
+@functools.cache
+def measured_runtimes() -> dict[str, Any]:
+    """The contents of ``runtimes.json``: ``machine``, and ``entries`` mapping a name to its ``seconds`` and how they
+    were measured (written by ``benchmarks/reproductions.py``)."""
+    return json.loads(RUNTIMES.read_text())
+
+
 # ---------------------------------------------------------------------- registry
-_REGISTRY: dict[str, Reproduction] = {}
-_DISCOVERED = False
+_REGISTRY: Registry[Reproduction] = Registry(__package__, "reproduction")
 
 
 def register(repro: Reproduction | type[Reproduction], *, replace: bool = False) -> Reproduction:
@@ -295,34 +313,17 @@ def register(repro: Reproduction | type[Reproduction], *, replace: bool = False)
             raise TypeError(f"reproduction {cls.__name__} does not declare {attr!r}")
     if cls.compute is Reproduction.compute or cls.figure is Reproduction.figure:
         raise TypeError(f"reproduction {repro.name} must implement compute and figure")
-    old = _REGISTRY.get(repro.name)
-    if old is not None and not replace and type(old) is not type(repro):
-        raise ValueError(f"a reproduction named {repro.name!r} is registered already ({old!r})")
-    _REGISTRY[repro.name] = repro
-    return repro
+    return _REGISTRY.add(repro.name, repro, replace=replace)
 
 
 def unregister(name: str) -> None:
     """Remove a reproduction (for tests that register one of their own)."""
-    _REGISTRY.pop(name, None)
-
-
-def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    from . import __path__ as pkg_path
-
-    for info in pkgutil.iter_modules(pkg_path):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__package__}.{info.name}")
-    _DISCOVERED = True
+    _REGISTRY.remove(name)
 
 
 def names() -> tuple[str, ...]:
     """The registered reproductions, sorted."""
-    _discover()
-    return tuple(sorted(_REGISTRY))
+    return _REGISTRY.names()
 
 
 def nearest(name: str, options: Sequence[str]) -> str | None:
@@ -333,9 +334,10 @@ def nearest(name: str, options: Sequence[str]) -> str | None:
 
 def get(name: str) -> Reproduction:
     """The reproduction called `name`; an unknown name is a ValueError naming the nearest and listing all."""
-    _discover()
-    if name not in _REGISTRY:
-        near = nearest(name, list(_REGISTRY))
+    repro = _REGISTRY.lookup(name)
+    if repro is None:
+        known = _REGISTRY.names()
+        near = nearest(name, known)
         hint = f" (nearest: {near!r})" if near else ""
-        raise ValueError(f"unknown reproduction {name!r}{hint}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+        raise ValueError(f"unknown reproduction {name!r}{hint}; known: {', '.join(known)}")
+    return repro

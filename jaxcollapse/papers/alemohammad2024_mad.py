@@ -82,7 +82,6 @@ class Alemohammad2024MAD(Reproduction):
              f"(temperature tau = sqrt(lambda)); {CHAINS} chains at scale 1")
     published = ("none: the paper plots the Gaussian toy's Wasserstein distance (Fig. 10, left, d = 100) without "
                  "tabulating it")
-    runtime = 38.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores; wall 292 s at load average ~20)
     floor = 0.05
     heavy = True  # its floor run costs more than the default suite's share (measured: see the closing note)
 

@@ -51,7 +51,6 @@ class Bertrand2024Stability(Reproduction):
              f"to the truth, to the real data's MLE, and the contraction; {CHAINS} chains at scale 1")
     published = ("none: the stored copies of the paper hold its first page only; their stability condition and "
                  "contraction bound could not be read and are not implemented (see the module docstring)")
-    runtime = 22.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores, load ~15)
     floor = 0.015625
 
     def compute(self, key, scale):

@@ -84,7 +84,6 @@ class Dey2024Logistic(Reproduction):
              "experiments at scale 1 (the authors: 10^4)")
     published = ("none found: only the abstract and the authors' code were readable (their figure's numbers were not); "
                  "no published column")
-    runtime = 90.0  # CPU seconds at scale 1 (user): 89; wall 612 s on the shared machine at load average 19
     floor = 0.25
     heavy = True  # the floor run: 34 s of CPU under the test suite's settings (10^4 rows x 50 generations x 32 chains)
 

@@ -179,7 +179,6 @@ class Dohmatob2024StrongCollapse(Reproduction):
              f"||w_hat - w1||^2 on real data; {CHAINS} chains at scale 1")
     published = ("none: the stored copy could be read only up to its abstract (Fig. 1's values, dimensions and "
                  "fractions unreadable; a secondary summary gives its n = 500): no published column")
-    runtime = 21.0
     floor = 0.05
 
     def compute(self, key, scale):

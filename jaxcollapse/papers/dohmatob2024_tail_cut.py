@@ -79,7 +79,6 @@ class Dohmatob2024TailCut(Reproduction):
              f"{CHAINS} chains at scale 1")
     published = ("none: the paper's Hutter-LLM figures could not be read from the stored copy (no published column); "
                  "the theorem (E_test ~ T^-c + k^-(beta c)) is confirmed by secondary summaries")
-    runtime = 13.0
     floor = FLOOR
 
     def compute(self, key, scale):

@@ -127,7 +127,6 @@ class Feng2024Curation(Reproduction):
                  "classifiers on a Gaussian mixture, transformers, LLM summarization; Ferbach et al.: synthetic "
                  "datasets and CIFAR-10), and their experiment sections could not be read (the search corpus holds "
                  "the beginnings of their pages only)")
-    runtime = 67.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores; wall 227 s at load average ~8)
     floor = 0.25
     heavy = True  # its floor run costs more than the default suite's share (measured: see the closing note)
 

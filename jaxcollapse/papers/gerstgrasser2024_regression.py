@@ -133,7 +133,6 @@ class Gerstgrasser2024Regression(Reproduction):
              f"{CHAINS_EXACT} (replace, accumulate), and min(by d {CHAINS_SUBSAMPLE_D}, by n {CHAINS_SUBSAMPLE_N}) "
              "(accumulate-subsample)")
     published = "none: the papers plot these curves without tabulated numbers (no published column)"
-    runtime = math.nan
     floor = 0.25
     heavy = True
 

@@ -69,8 +69,8 @@ class Gillman2024SelfCorrection(Reproduction):
              f"draw with probability gamma/(1+gamma)); metric W2 to the truth; {CHAINS} chains per gamma at scale 1")
     published = ("not found: the paper plots W2 per gamma (one run each) without printed numbers, and the stored "
                  "copy of its page holds the opening only; no published column")
-    runtime = 55.0  # measured: 52 s of CPU at scale 1 (wall 274 s on the shared 2-core machine at load ~11)
     floor = 0.05
+    heavy = True  # its floor run: 18 s on the idle 2-core machine (default suite, 2026-12-07)
 
     def compute(self, key, scale):
         from .. import engine, regimes

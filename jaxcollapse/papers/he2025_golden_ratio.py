@@ -128,7 +128,6 @@ class He2025GoldenRatio(Reproduction):
              f"{CHAINS} chains per w at scale 1")
     published = ("none: the stored copies of the paper hold its first page only (the minimal points of its figures "
                  "could not be read); the setup is the authors' code's")
-    runtime = 72.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores, load ~15)
     floor = 0.03125
     heavy = True  # its floor run costs more than the default suite's share (measured: see the closing note)
 

@@ -47,9 +47,11 @@ REGIMES = ("replace", "accumulate", "accumulate_subsample")
 LABELS = {"replace": "Replace", "accumulate": "Accumulate", "accumulate_subsample": "Accumulate-Subsample"}
 
 
-def _points(regime: str, path: str, ns, chains: int, key, x64: bool, paths: bool):
-    """Run the Gaussian recipe's model at every n of `ns` (stacked points: n is traced on the exact path, so one
-    compile serves them all). Returns per metric (mean, stderr, paths or None), each with the point axis first."""
+def run_points(regime: str, path: str, ns, chains: int, key, x64: bool, paths: bool,
+               generations: int = GENERATIONS):
+    """Run the Gaussian recipe's model (d = 10, MLE) at every n of `ns` (stacked points: n is traced on the exact
+    path, so one compile serves them all). Returns per metric (mean, stderr, paths or None), each with the point
+    axis first and then the generations 0..G."""
     import contextlib
 
     from .. import engine, recipes
@@ -59,10 +61,10 @@ def _points(regime: str, path: str, ns, chains: int, key, x64: bool, paths: bool
     with x64_ctx() if x64 else contextlib.nullcontext():
         specs = []
         for n in ns:
-            p = rec.resolve({"dim": D, "variance": SIGMA2, "n": n, "generations": GENERATIONS, "regimes": [regime],
+            p = rec.resolve({"dim": D, "variance": SIGMA2, "n": n, "generations": generations, "regimes": [regime],
                              "path": path})
             model, truth, reg = rec.build({**p, "regime": regime})
-            specs.append(engine.make_spec(model, reg, GENERATIONS, truth=truth, path=path))
+            specs.append(engine.make_spec(model, reg, generations, truth=truth, path=path))
         res = engine.run_points(key, engine.stack_specs(specs), chains, metrics=METRICS, quantiles=(),
                                 record_paths=paths)
         out = {}
@@ -84,8 +86,8 @@ class Kazdan2024Gaussian(Reproduction):
              f"{CHAINS_EXACT} chains (replace, accumulate; exact statistics) and {CHAINS_SUBSAMPLE} (accumulate-"
              "subsample; sample path) at scale 1")
     published = "none: the paper plots these curves without tabulated numbers (no published column)"
-    runtime = 207.0
     floor = 0.1
+    heavy = True  # seven compiled programs (n sets the sample path's shapes): about 2 minutes at the floor
 
     def compute(self, key, scale):
         from .._config import x64
@@ -94,10 +96,10 @@ class Kazdan2024Gaussian(Reproduction):
         ce, cs = scaled(CHAINS_EXACT, scale), scaled(CHAINS_SUBSAMPLE, scale)
         T = GENERATIONS
         t = np.arange(T + 1)
-        runs = {r: _points(r, "exact", NS, ce, key, True, r == "replace") for r in ("replace", "accumulate")}
+        runs = {r: run_points(r, "exact", NS, ce, key, True, r == "replace") for r in ("replace", "accumulate")}
         # float32 on the sample path: its uniform subsample (top_k over float keys) has a fast float32 kernel on CPU
         # (n sets the sample path's shapes: one compiled call per n)
-        per_n = [_points("accumulate_subsample", "samples", (n,), cs, key, False, False) for n in NS]
+        per_n = [run_points("accumulate_subsample", "samples", (n,), cs, key, False, False) for n in NS]
         runs["accumulate_subsample"] = {m: tuple(None if per_n[0][m][j] is None else
                                                  np.concatenate([r[m][j] for r in per_n]) for j in range(3))
                                         for m in METRICS}

@@ -150,7 +150,6 @@ class Kazdan2024KDE(Reproduction):
              f"{REPLICATES} real datasets per toy x {CHAINS} chains at scale 1")
     published = ("none could be read: the KDE results are plotted only, the paper's HTML is not in the search corpus "
                  "and the authors' repository holds the notebooks but not the run data")
-    runtime = 100.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores; wall 477 s at load average ~12)
     floor = 0.25
     heavy = True  # its floor run costs more than the default suite's share (measured: see the closing note)
 

@@ -40,8 +40,8 @@ class Shumailov2024Gaussian(Reproduction):
              "(each generation only its predecessor's samples) against keeping all data (accumulate); "
              f"{CHAINS} chains at scale 1")
     published = "none: the paper plots these curves without tabulated numbers (no published column)"
-    runtime = 14.0
     floor = 0.05
+    heavy = True  # its floor run: 11.6 s on the idle 2-core machine (default suite, 2026-12-07)
 
     def compute(self, key, scale):
         from .. import recipes

@@ -81,7 +81,6 @@ class Shumailov2024GMM(Reproduction):
              f"iterations, tol 1e-5, reg 1e-6) on N = {N} samples of the previous fit, {GENERATIONS} generations "
              f"(replace); {CHAINS} chains at scale 1")
     published = "none: the paper shows the fitted mixtures as pictures without numbers (no published column)"
-    runtime = math.nan
     floor = 0.5
     heavy = True
 

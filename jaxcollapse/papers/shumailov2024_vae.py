@@ -85,7 +85,6 @@ class Shumailov2024VAE(Reproduction):
              f"steps, batch 128) trained on n = {N} samples of its predecessor (replace), {GENERATIONS} generations; "
              f"{CHAINS} chains at scale 1")
     published = "none: the paper shows images without numbers (no published column)"
-    runtime = math.nan
     floor = 0.5
     heavy = True
 

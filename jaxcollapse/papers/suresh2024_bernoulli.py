@@ -40,7 +40,6 @@ class Suresh2024Bernoulli(Reproduction):
     setup = (f"Bernoulli p0 = {P0[0]} (categorical K = 2, p = {P0}), n = {N} draws per generation, replace, "
              f"{GENERATIONS} generations; P(p_k != 0) for both symbols; {CHAINS} chains at scale 1")
     published = PUBLISHED
-    runtime = 41.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores, load ~15)
     floor = 0.025
 
     def compute(self, key, scale):

@@ -40,7 +40,6 @@ class Suresh2024Gaussian(Reproduction):
              f"{GENERATIONS} generations; P(sigma_k > {EPS}) against (sigma0/eps) exp(-k/(4n)); "
              f"{CHAINS} chains at scale 1")
     published = PUBLISHED + "; Bertrand et al.'s bound is not drawn (its statement could not be read either)"
-    runtime = 15.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores, load ~15)
     floor = 0.05
 
     def compute(self, key, scale):

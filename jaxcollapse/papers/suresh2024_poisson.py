@@ -40,7 +40,6 @@ class Suresh2024Poisson(Reproduction):
              f"{list(RATES)}, {GENERATIONS} generations; P(Lambda_k != 0) against 1 - exp(-n lambda0 g_k); "
              f"{CHAINS} chains at scale 1")
     published = PUBLISHED
-    runtime = 22.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores, load ~15)
     floor = 0.05
 
     def compute(self, key, scale):

@@ -37,7 +37,6 @@ class Suresh2024Zipf(Reproduction):
     setup = (f"categorical truth Zipf(beta = {BETA:g}) over m = {M} symbols, n = {N} draws per generation, replace, "
              f"{GENERATIONS} generations; the expected fraction of surviving symbols; {CHAINS} chains at scale 1")
     published = PUBLISHED + "; the Zipf exponent is not given in the issue: 1 is assumed"
-    runtime = 100.0  # user CPU s of `jaxcollapse reproduce` at scale 1 (2 cores, load ~15)
     floor = 0.008
     heavy = True  # its floor run costs more than the default suite's share (measured: see the closing note)
 

@@ -77,15 +77,15 @@ before anything compiles becomes one line on stderr and exit status 2 in the CLI
 from __future__ import annotations
 
 import difflib
-import importlib
 import math
-import pkgutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from .._registry import Registry
 
 __all__ = ["Param", "Recipe", "RecipeRun", "register", "get", "names", "run", "run_params", "regime_from", "suggest",
            "REGIME_NAMES", "BAYES_MODELS", "PATHS"]
@@ -423,8 +423,7 @@ def _close(fig) -> None:
 
 
 # ---------------------------------------------------------------------- registry
-_REGISTRY: dict[str, Recipe] = {}
-_DISCOVERED = False
+_REGISTRY: Registry[Recipe] = Registry(__package__, "recipe")
 
 
 def _validate(recipe: Recipe) -> None:
@@ -453,43 +452,26 @@ def register(recipe: Recipe | type[Recipe], *, replace: bool = False) -> Recipe:
     if isinstance(recipe, type):
         recipe = recipe()
     _validate(recipe)
-    old = _REGISTRY.get(recipe.name)
-    if old is not None and not replace and type(old) is not type(recipe):
-        raise ValueError(f"a recipe named {recipe.name!r} is registered already ({old!r})")
-    _REGISTRY[recipe.name] = recipe
-    return recipe
+    return _REGISTRY.add(recipe.name, recipe, replace=replace)
 
 
 def unregister(name: str) -> None:
     """Remove a recipe (for tests that register one of their own)."""
-    _REGISTRY.pop(name, None)
-
-
-def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    from . import __path__ as pkg_path
-
-    for info in pkgutil.iter_modules(pkg_path):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__package__}.{info.name}")
-    _DISCOVERED = True
+    _REGISTRY.remove(name)
 
 
 def names() -> tuple[str, ...]:
     """The registered recipe names, sorted."""
-    _discover()
-    return tuple(sorted(_REGISTRY))
+    return _REGISTRY.names()
 
 
 def get(name: str) -> Recipe:
     """The recipe called `name` (ValueError with a suggestion if there is none)."""
-    _discover()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown family {name!r}{suggest(name, list(_REGISTRY))}; "
-                         f"known families: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+    recipe = _REGISTRY.lookup(name)
+    if recipe is None:
+        known = _REGISTRY.names()
+        raise ValueError(f"unknown family {name!r}{suggest(name, known)}; known families: {', '.join(known)}")
+    return recipe
 
 
 

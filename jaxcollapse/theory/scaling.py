@@ -89,7 +89,8 @@ def _need_beta(beta) -> float:
     return float(beta)
 
 
-def _need(name: str, x, lo: float | int, *, integer: bool = False, inf_ok: bool = False, strict: bool = False) -> np.ndarray:
+def _need(name: str, x, lo: float | int, *, integer: bool = False, inf_ok: bool = False,
+          strict: bool = False) -> np.ndarray:
     a = _f(x)
     ok = np.isfinite(a) | (inf_ok & np.isposinf(a))
     ok &= (a > lo) if strict else (a >= lo)
