@@ -24,7 +24,7 @@ _LAZY: dict[str, str | None] = {
     "KDE": ".families", "VAE": ".families", "Bigram": ".families", "Categorical": ".families",
     "Gaussian": ".families", "GaussianMixture": ".families", "GaussianStats": ".families",
     "Logistic": ".families", "MLPRegressor": ".families", "Poisson": ".families", "Regression": ".families",
-    "downstream_risk": ".families",
+    "downstream_risk": ".families", "Diffusion": ".families", "Transformer": ".families",
     "Stream": ".random", "AbstractFamily": ".families", "AbstractSampleFamily": ".families",
     "Regime": ".regimes", "Schedule": ".regimes",
     "open_sweep": ".sweep", "run_sweep": ".sweep",
@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .families import AbstractSampleFamily as AbstractSampleFamily
     from .families import Bigram as Bigram
     from .families import Categorical as Categorical
+    from .families import Diffusion as Diffusion
     from .families import Gaussian as Gaussian
     from .families import GaussianMixture as GaussianMixture
     from .families import GaussianStats as GaussianStats
@@ -77,6 +78,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .families import MLPRegressor as MLPRegressor
     from .families import Poisson as Poisson
     from .families import Regression as Regression
+    from .families import Transformer as Transformer
     from .families import downstream_risk as downstream_risk
     from .random import Stream as Stream
     from .regimes import Regime as Regime

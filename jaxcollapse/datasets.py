@@ -15,6 +15,10 @@ for use outside it:
 `digits()` loads the 1,797 8x8 handwritten digits that ship with scikit-learn (no download),
 scaled to $[0, 1]$ (scikit-learn is imported only when it is called).
 
+`pydoc_text()` returns Python's own reference manual (`pydoc_data.topics`, about 465,000 characters of
+English, shipped with every Python; no download), folded to ASCII: the real text of the transformer
+language-model family.
+
 A `Dataset` carries a reference sample `x` (rows), its class labels (moon, ring, component or
 digit), the generator's parameters (`params`: the mixture centres; empty otherwise) and noise scale.
 """
@@ -132,3 +136,24 @@ def digits(n: int | None = None) -> Dataset:
             raise ValueError(f"n must lie in [1, {x.shape[0]}], got {n}")
         x, y = x[:n], y[:n]
     return Dataset("digits", x, y, 10, np.zeros((0, 64)), 0.0)
+
+
+_ASCII_FOLD = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
+               "\u2026": "..."}
+
+
+def pydoc_text() -> str:
+    r"""Python's own reference manual as one English text (no download): the topics of `pydoc_data.topics`
+    (the help texts of ``help("if")``, ``help("FORMATTING")``, ...), joined in sorted topic order.
+
+    About 465,000 characters (CPython 3.11: 465,009 after folding), the same on every machine with the same
+    Python version; another version ships another revision of the manual. Folded to newline plus printable
+    ASCII: typographic quotes, dashes and the ellipsis become ``'``, ``"``, ``-`` and ``...``; the few
+    characters left outside ASCII (a degree sign, an eszett) are dropped. The text
+    of the transformer language-model family (`jaxcollapse.families.Transformer`).
+    """
+    import pydoc_data.topics as topics  # the standard library's own data (lazy: keep `import jaxcollapse` fast)
+
+    text = "".join(topics.topics[k] for k in sorted(topics.topics))
+    text = "".join(_ASCII_FOLD.get(c, c) for c in text)
+    return "".join(c for c in text if c == "\n" or " " <= c <= "~")

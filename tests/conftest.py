@@ -198,8 +198,8 @@ SLOW_IN_DEFAULT = {
     "tests/test_regression.py::test_wrong_theory_is_rejected": "wrong theory: verify's stays",
     "tests/test_categorical.py::test_wrong_theory_is_rejected": "wrong theory: test_verify's "
                                                                 "test_wrong_theory_fails_on_a_real_simulation stays",
-    "tests/test_repair.py::test_gamma_zero_changes_nothing": "repair: the checks through the engine "
-                                                             "(test_repair_checks_pass) and the full-correction test stay",
+    "tests/test_repair.py::test_gamma_zero_changes_nothing": (
+        "repair: the checks through the engine (test_repair_checks_pass) and the full-correction test stay"),
     "tests/test_new_family.py::test_forecast_on_the_run_csv": "forecast of a run's CSV: test_forecast's gaussian "
                                                               "case stays",
     "tests/test_logistic.py::test_newton_fit_equals_the_exact_mle_on_every_label_vector": "logistic fit: the "

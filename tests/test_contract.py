@@ -36,6 +36,10 @@ def _families():
         "vae": jc.VAE(jax.random.key(0), datasets.toy(jax.random.key(1), "moons", 32), width=4, depth=1,
                       steps=1, n_eval=8),
         "mlp": jc.MLPRegressor(jax.random.key(0), width=4, depth=1, steps=1, n_grid=8),
+        "diffusion": jc.Diffusion(jax.random.key(0), datasets.toy(jax.random.key(1), "moons", 32), width=4, depth=1,
+                                  freqs=1, steps=1, sample_steps=2, n_eval=8),
+        "transformer": jc.Transformer(jax.random.key(0), datasets.pydoc_text()[:4000], context=6, prompt=2, width=4,
+                                      depth=1, heads=1, steps=1, n_eval=4, n_heldout=2),
     }
 
 
@@ -56,9 +60,13 @@ def test_declarations_and_metric_names(name):
 
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_translate_by_zero_is_the_identity_bit_for_bit(name):
-    """The engine calls `truth.translate(drift * t)` every generation: with no drift nothing may move."""
+    """The engine calls `truth.translate(drift * t)` every generation: with no drift nothing may move. A family
+    without a drifting truth (the transformer: text has no translation) refuses any drift but 0."""
     m = FAMILIES[name]
-    assert m.supports_drift
+    if not m.supports_drift:
+        m.check_drift(0.0)
+        with pytest.raises(ValueError, match="no drifting truth"):
+            m.check_drift(0.5)
     moved = eqx.filter_jit(lambda a, d: a.translate(d))(m, jnp.zeros((), m.dtype))
     for a, b in zip(jax.tree.leaves(moved), jax.tree.leaves(m), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

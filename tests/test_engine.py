@@ -418,7 +418,8 @@ def test_fixed_real_set_reads_back():
 
 # --------------------------------------------------------------------------- every family x regime x dtype
 
-FAMILY_NAMES = ["gaussian", "categorical", "poisson", "bigram", "regression", "mixture", "kde", "vae", "mlp"]
+FAMILY_NAMES = ["gaussian", "categorical", "poisson", "bigram", "regression", "logistic", "mixture", "kde", "vae",
+                "mlp", "diffusion", "transformer"]
 # compiling the networks' training under six regimes takes the longest (about 8x a Gaussian's): their float32 row
 # (float32 is what tests/test_neural.py runs) is in the slow set, their float64 row in the default suite
 MATRIX = [pytest.param(f, x64, id=f"{f}-{'float64' if x64 else 'float32'}",

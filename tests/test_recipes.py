@@ -399,8 +399,8 @@ def test_memory_estimate_refuses_only_what_cannot_fit():
     run._check_memory(2**60, force=True)  # --force-memory
 
 
-ALL_FAMILIES = ("categorical", "decomposition", "gaussian", "kde", "logistic", "mixture", "mlp", "ngram", "poisson",
-                "regression", "vae")
+ALL_FAMILIES = ("categorical", "decomposition", "diffusion", "gaussian", "kde", "logistic", "mixture", "mlp", "ngram",
+                "poisson", "regression", "transformer", "vae")
 # --n on the exact path is a count in the sufficient statistics: no memory grows with it
 HUGE = [(f, flag) for f in ALL_FAMILIES for flag in ("--chains", "--generations", "--n")
         if not (flag == "--n" and recipes.get(f).resolve({})["path"] == "exact")]

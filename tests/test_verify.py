@@ -43,6 +43,12 @@ THEORY_TESTED_ELSEWHERE = {
     "suresh": "tests/test_suresh.py::test_gaussian_tail_against_a_numpy_simulation",
     "golden_ratio": "tests/test_suresh.py::test_weighted_fresh_loop_against_a_numpy_simulation",
     "repair": "tests/test_repair.py::test_repair_checks_pass",
+    # the affine refit = the Gaussian MLE (the premise of diffusion.gaussian_limit), trained and compared with the
+    # sample moments and the closed-form optimum; the check itself (two engine runs) is in the slow set
+    "diffusion": "tests/test_diffusion.py::test_affine_refit_is_the_gaussian_mle",
+    # the unigram-table check's replicates at 64 chains (float32), with the held-out perplexity exactly and the check's
+    # power; the registered check itself (4,000 chains, float64) is in the slow set
+    "transformer": "tests/test_transformer.py::test_unigram_table_against_exact_expectations",
 }
 
 

@@ -25,6 +25,7 @@ def families() -> dict:
     p4 = np.array([0.4, 0.3, 0.2, 0.1])
     p3 = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.6, 0.0, 0.4]])
     data = datasets.toy(jax.random.key(0), "mixture", 16, k=2)
+    text = datasets.pydoc_text()
     cap = N * GENERATIONS + N_REAL  # the KDE stores the largest training set of the regimes below
     return {
         "gaussian": jc.Gaussian(np.array([0.5, -1.0]), np.array([[1.0, 0.3], [0.3, 0.5]])),
@@ -32,10 +33,15 @@ def families() -> dict:
         "poisson": jc.Poisson(2.0),
         "bigram": jc.Bigram(p3, np.array([0.7, 0.0, 0.3]), length=3),
         "regression": jc.Regression(np.array([1.0, -1.0]), 1.0, 0.5),
+        "logistic": jc.Logistic(np.array([0.5, -1.0]), design="fresh"),
         "mixture": jc.GaussianMixture([0.5, 0.5], [[-2.0], [2.0]], 1.0, em_iters=2, tol=0.0, eval_size=8),
         "kde": jc.KDE(np.linspace(-1.0, 1.0, 5)[:, None], 0.5, capacity=cap),
         "vae": jc.VAE(jax.random.key(1), data, latent=1, width=4, depth=1, steps=2, n_eval=8),
         "mlp": jc.MLPRegressor(jax.random.key(3), width=4, depth=1, steps=2, n_grid=8),
+        "diffusion": jc.Diffusion(jax.random.key(2), data, width=4, depth=1, freqs=1, steps=2, sample_steps=2,
+                                  n_eval=8),
+        "transformer": jc.Transformer(jax.random.key(4), text[:4000], context=6, prompt=2, width=4, depth=1, heads=1,
+                                      steps=2, n_eval=4, n_heldout=2),
     }
 
 

@@ -51,6 +51,9 @@ class Forecast:
     - `absorbed`: per draw, the fraction of chains absorbed at 0 at each generation, `(draws,
       generations)`; None where the data hold no absorbed chain.
     - `warnings`: the posterior's warnings (where the data contradict the model).
+    - `caveat`: where the forecast is of a family whose recipe declares ``forecast_reliable = False``
+      (`forecast`'s ``family=``), the one-line warning that says so (`family_caveat`); ``""`` otherwise.
+      `summary` prints it, `forecast_fan` puts it in the title and under the figure.
     """
 
     generations: np.ndarray
@@ -62,6 +65,7 @@ class Forecast:
     absorbed: np.ndarray | None = None
     warnings: tuple[str, ...] = ()
     hazard_note: str = ""
+    caveat: str = ""
 
     def quantile(self, q) -> np.ndarray:
         """Quantile(s) `q` of the statistic per generation (over draws)."""
@@ -109,6 +113,7 @@ class Forecast:
             lines.append(f"threshold {self.threshold:.6g}: crossed by generation {g[-1]} with probability {p:.3f}; "
                          f"crossing generation median {_g(c50)}, 90% interval [{_g(c5)}, {_g(c95)}]")
         lines += [f"warning: {w}" for w in self.warnings] if warnings else []
+        lines += [f"warning: {self.caveat}"] if self.caveat else []  # always: no other output carries it
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -122,6 +127,20 @@ def _fmt(x) -> str:
 
 def _g(x: float) -> str:
     return "> horizon" if math.isinf(x) else f"{x:.0f}"
+
+
+def family_caveat(family) -> str:
+    """The warning that a forecast of `family` (a recipe name or `Recipe`) carries: ``""`` where its recipe
+    declares ``forecast_reliable = True`` (the default), else one line naming the family and the measured reason
+    (``forecast_caveat``; see ``benchmarks/calibration.py``). An unknown name is a `ValueError`."""
+    from .. import recipes
+
+    r = recipes.get(family) if isinstance(family, str) else family
+    if not isinstance(r, recipes.Recipe):
+        raise ValueError(f"family must be a recipe name or a Recipe, got {family!r}")
+    if r.forecast_reliable:
+        return ""
+    return f"the forecast of family {r.name!r} is marked unreliable: {r.forecast_caveat}"
 
 
 def check_threshold(model: str, threshold) -> float | None:
@@ -210,7 +229,7 @@ def _check_forecast_args(posterior, horizon, draws, group) -> None:
 
 
 def forecast(posterior: Posterior, horizon: int, threshold: float | None = None, *, key=None, group: int = 0,
-             start=None, start_generation: int | None = None, draws: int = 1000) -> Forecast:
+             start=None, start_generation: int | None = None, draws: int = 1000, family=None) -> Forecast:
     r"""Forecast the statistic `horizon` generations ahead, and when it crosses `threshold`.
 
     **Arguments:**
@@ -227,8 +246,11 @@ def forecast(posterior: Posterior, horizon: int, threshold: float | None = None,
       absorptions enter.
     - `start_generation`: the generation of `start` (default: the group's last observed one).
     - `draws`: posterior draws used (evenly thinned).
+    - `family`: the recipe (name or `Recipe`) whose headline metric this is; where it declares its forecast
+      unreliable (measured, ``benchmarks/calibration.py``), the forecast's `caveat` says so.
     """
     _check_forecast_args(posterior, horizon, draws, group)
+    caveat = "" if family is None else family_caveat(family)
     model = posterior.model
     thr = check_threshold(model, threshold)
     default = start is None
@@ -284,4 +306,4 @@ def forecast(posterior: Posterior, horizon: int, threshold: float | None = None,
     if scalar:
         paths = paths[:, :, 0]
         crossing = None if crossing is None else crossing[:, 0]
-    return Forecast(gens, paths, thr, crossing, kind, model, absorbed, posterior.warnings, note)
+    return Forecast(gens, paths, thr, crossing, kind, model, absorbed, posterior.warnings, note, caveat)

@@ -1,7 +1,8 @@
 r"""The forecast fan: observed chains, the posterior (predictive) bands ahead, and optionally the truth.
 
 Where chains are absorbed at 0, a lower panel shows the observed and the forecast absorbed fraction;
-the posterior's warnings (data that contradict the model) are printed on the figure.
+the posterior's warnings (data that contradict the model) are printed on the figure, and a forecast
+marked unreliable for its family (`Forecast.caveat`) says so in the title and under the figure.
 Matplotlib is imported inside the function; the figure is a standalone `Figure` (Agg canvas).
 """
 
@@ -33,7 +34,7 @@ def forecast_fan(fc: Forecast, observed=None, *, truth=None, max_chains: int = 3
 
     if fc.paths.ndim != 2:
         raise ValueError("forecast_fan draws a forecast from one start (paths of shape (draws, generations))")
-    note = "\n".join(textwrap.fill(f"warning: {w}", 110) for w in fc.warnings)
+    note = "\n".join(textwrap.fill(f"warning: {w}", 110) for w in (*fc.warnings, *([fc.caveat] if fc.caveat else [])))
     if ax is None:
         fig = Figure(figsize=(7, 4.2 + (1.3 if fc.absorbed is not None else 0) + 0.25 * note.count("\n")
                               + (0.3 if note else 0)))
@@ -83,7 +84,12 @@ def forecast_fan(fc: Forecast, observed=None, *, truth=None, max_chains: int = 3
             ax.set_yscale("log")
     ax.set_ylabel("statistic")
     kind = "predictive: one chain" if fc.kind == "predictive" else "mean"
-    ax.set_title(title or f"forecast ({fc.model} model, {kind})", fontsize=10)
+    title = title or f"forecast ({fc.model} model, {kind})"
+    if fc.caveat:
+        ax.set_title(title + "\nMARKED UNRELIABLE for this family (see the warning below)", fontsize=10,
+                     color="tab:red")
+    else:
+        ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="best")
     if ax2 is not None:
         if obs is not None:

@@ -26,7 +26,10 @@ diversity, twice the start for an error), the fraction of chains absorbed at 0 w
 any, and a warning where the data contradict the model. It writes to ``--out`` (default
 ``jaxcollapse_forecast_out/``), atomically: ``summary.txt``, ``forecast.csv`` (generation, the
 5/25/50/75/95% quantiles, and the absorbed fraction where chains are absorbed), ``posterior.npz``
-(the draws) and ``forecast.png`` (the fan over the observed chains, the warnings on it). Bad input
+(the draws) and ``forecast.png`` (the fan over the observed chains, the warnings on it). Where the file's
+``family=`` is a recipe whose forecast was measured miscalibrated (``forecast_reliable = False``;
+``benchmarks/calibration.py``), the summary, the figure's title and a first comment line of ``forecast.csv``
+(``# jaxcollapse forecast warning: ...``) say so. Bad input
 (a missing, empty or header-only file, a file that is not chains, an output folder that cannot be
 written) is one line on stderr and exit code 2, found before any compute; nothing is written.
 """
@@ -129,6 +132,14 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _family(chains) -> str | None:
+    """The file's ``family=`` where it names a registered recipe (whose forecast may be marked unreliable)."""
+    from .. import recipes
+
+    fam = chains.meta.get("family")
+    return fam if fam in recipes.names() else None
+
+
 def _run(args, path: Path, out: Path, chains, model: str, why: str, n: float | None) -> None:
     import warnings
 
@@ -149,7 +160,8 @@ def _run(args, path: Path, out: Path, chains, model: str, why: str, n: float | N
         if thr is None:
             thr = 2.0 * start if model == "error" else start / 10.0
             thr = thr if thr > 0 else None
-        fc = bayes.forecast(post, args.horizon, thr, key=jax.random.fold_in(key, 1), start_generation=g0 + t0)
+        fc = bayes.forecast(post, args.horizon, thr, key=jax.random.fold_in(key, 1), start_generation=g0 + t0,
+                            family=_family(chains))
     except ValueError as e:
         raise CLIError(f"{path}: {e}") from None
     head = [f"{path.name}: {vals.shape[1]} chains, generations {g0} to {g0 + vals.shape[0] - 1}"
@@ -169,6 +181,8 @@ def _run(args, path: Path, out: Path, chains, model: str, why: str, n: float | N
         qs = fc.quantile([0.05, 0.25, 0.5, 0.75, 0.95])
         ab = None if fc.absorbed is None else fc.absorbed.mean(axis=0)
         with (folder / "forecast.csv").open("w", encoding="utf-8", newline="") as f:
+            if fc.caveat:  # a family marked unreliable: the file says so before its header
+                f.write(f"# jaxcollapse forecast warning: {fc.caveat}\n")
             f.write("generation,q0.05,q0.25,q0.5,q0.75,q0.95" + (",absorbed" if ab is not None else "") + "\n")
             for i, g in enumerate(fc.generations):
                 row = [str(int(g))] + [format(float(x), ".9g") for x in qs[:, i]]

@@ -6,6 +6,7 @@ from ._base import AbstractSampleFamily as AbstractSampleFamily
 from ._base import AbstractStats as AbstractStats
 from .categorical import Categorical as Categorical
 from .categorical import CategoricalStats as CategoricalStats
+from .diffusion import Diffusion as Diffusion
 from .gaussian import Gaussian as Gaussian
 from .gaussian import GaussianStats as GaussianStats
 from .kde import KDE as KDE
@@ -20,4 +21,5 @@ from .poisson import PoissonStats as PoissonStats
 from .regression import Regression as Regression
 from .regression import RegressionStats as RegressionStats
 from .regression import downstream_risk as downstream_risk
+from .transformer import Transformer as Transformer
 from .vae import VAE as VAE

@@ -307,6 +307,11 @@ class Recipe:
     - `headline`: the metrics of the table; ``headline[0]`` goes to the per-chain CSV and to ``forecast``.
     - `bayes`: the `jaxcollapse.bayes` model that fits ``headline[0]``: "spread", "diversity" or "error".
     - `record_params`: the per-chain run also records the models' parameters (for a figure).
+    - `forecast_reliable`, `forecast_caveat`: False (and why, one sentence with the measured coverage) where
+      the forecast of ``headline[0]`` by the `bayes` model was measured miscalibrated (90% intervals covering
+      outside 80-97%; ``benchmarks/calibration.py``, `jaxcollapse.bayes.forecast_coverage`). Set from that
+      measurement, never guessed; ``jaxcollapse forecast`` and `jaxcollapse.bayes.forecast` (``family=``)
+      then say so in every output that carries the forecast.
     """
 
     name: ClassVar[str]
@@ -316,6 +321,8 @@ class Recipe:
     headline: ClassVar[tuple[str, ...]]
     bayes: ClassVar[str]
     record_params: ClassVar[bool] = False
+    forecast_reliable: ClassVar[bool] = True
+    forecast_caveat: ClassVar[str] = ""
 
     # ------------------------------------------------------------------ schema
     def schema(self) -> dict[str, Param]:
@@ -441,6 +448,8 @@ def _validate(recipe: Recipe) -> None:
         raise TypeError(f"recipe {recipe.name}: bayes must be one of {BAYES_MODELS}, got {recipe.bayes!r}")
     if not recipe.headline or not set(recipe.headline) <= set(recipe.metric_names):
         raise TypeError(f"recipe {recipe.name}: headline {recipe.headline} must be metrics of {recipe.metric_names}")
+    if not recipe.forecast_reliable and not recipe.forecast_caveat.strip():
+        raise TypeError(f"recipe {recipe.name}: forecast_reliable = False needs forecast_caveat (why, as measured)")
     if cls.build is Recipe.build:
         raise TypeError(f"recipe {recipe.name} does not implement build")
 

@@ -55,6 +55,10 @@ class LogisticRecipe(Recipe):
     metric_names = ("param_error", "excess_logloss", "accuracy", "calibration", "theta_norm", "diverged")
     headline = ("excess_logloss", "param_error", "accuracy", "diverged")
     bayes = "error"
+    forecast_reliable = False  # measured: benchmarks/results/calibration.txt
+    forecast_caveat = ("its 90% intervals held in a share 0.00 of 200 datasets 15 generations ahead "
+                       "(benchmarks/calibration.py): the excess log-loss grows faster than linearly, and the "
+                       "error model's one constant increment per generation underpredicts it")
 
     def check(self, params):
         super().check(params)
