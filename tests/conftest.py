@@ -196,6 +196,14 @@ SLOW_IN_DEFAULT = {
     "tests/test_regimes.py::test_weighted_with_fresh_real_data_runs": "regimes: weighted-samples stays",
     "tests/test_regression.py::test_exact_statistics_match_the_sample_path[3-12]": "exact stats: [3-2] stays",
     "tests/test_regression.py::test_wrong_theory_is_rejected": "wrong theory: verify's stays",
+    # the pieces of the heavy reproductions (their full runs are in the slow tier of tests/test_papers.py)
+    "tests/test_papers_kazdan.py::test_replace_grid_agrees_with_the_closed_forms": (
+        "the Gaussian laws it compares: verify's gaussian.mle_variance (default) and the engine's run_points test"),
+    "tests/test_papers_shumailov.py::test_gmm_run_follows_the_spread_law_and_starts_at_the_blob": (
+        "EM and the mixture's L2: tests/test_mixture.py"),
+    "tests/test_papers_shumailov.py::test_vae_sample_grid": "the VAE family: tests/test_neural.py",
+    "tests/test_papers_regression.py::test_exact_grid_agrees_with_the_closed_forms_and_scales_with_sigma2": (
+        "replace_risk: test_regression's exact statistics; the numpy accumulate-subsample protocol test stays"),
     "tests/test_categorical.py::test_wrong_theory_is_rejected": "wrong theory: test_verify's "
                                                                 "test_wrong_theory_fails_on_a_real_simulation stays",
     "tests/test_repair.py::test_gamma_zero_changes_nothing": (
