@@ -236,3 +236,32 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(headers), sep, *(line(r) for r in rows)])
+
+
+# ----------------------------------------------------------------------------- learned families (shared harness)
+
+
+def engine_replace(model, chains: int, n: int, generations: int) -> Callable[[int], None]:
+    """A timed call: `simulate` under `replace(n)` on the sample path, no quantiles, key ``r + 7`` for repeat `r`."""
+    import jax
+
+    import jaxcollapse as jc
+
+    def fn(r):
+        tr = jc.simulate(jax.random.key(r + 7), model, jc.regimes.replace(n), generations, chains, path="samples",
+                         quantiles=())
+        jax.block_until_ready(tr.summary)
+    return fn
+
+
+def fit_buffer_bytes(model, stats, stream) -> int:
+    """XLA's buffer plan of ``vmap(model.fit)`` over the stacked `stats` (one network per leading row), fitted with
+    `stream`: arguments + outputs + temporaries, in bytes."""
+    import equinox as eqx
+    import jax
+
+    dyn, static = eqx.partition((model, stats), eqx.is_array)
+    f = jax.jit(lambda d: jax.vmap(lambda s: eqx.combine(d, static)[0].fit(s, stream).net)(
+        eqx.combine(d, static)[1]))
+    ma = f.lower(dyn).compile().memory_analysis()
+    return int(ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes)

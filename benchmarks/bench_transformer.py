@@ -46,7 +46,16 @@ import jax  # noqa: E402
 import jax.flatten_util  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import RESULTS, code_version, label, machine_info, measure, now_iso  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    code_version,
+    engine_replace,
+    fit_buffer_bytes,
+    label,
+    machine_info,
+    measure,
+    now_iso,
+)
 
 import jaxcollapse as jc  # noqa: E402
 from jaxcollapse.families import transformer as T_  # noqa: E402
@@ -133,24 +142,9 @@ def sampling(model, nets, n):
     return lambda r: jax.block_until_ready(draw(trained))
 
 
-def engine(model, chains, n, generations):
-    truth = model  # the data-mode model: generation 1 trains on real windows, later ones on generated text
-
-    def fn(r):
-        tr = jc.simulate(jax.random.key(r + 7), truth, jc.regimes.replace(n), generations, chains, path="samples",
-                         quantiles=())
-        jax.block_until_ready(tr.summary)
-    return fn
-
-
 def bytes_of_fit(model, nets: int, n: int) -> int:
     """XLA's buffer plan of the vmapped fit over `nets` networks: arguments + outputs + temporaries."""
-    data = prepared(model, nets, n, 0)[-1]
-    dyn, static = eqx.partition((model, data), eqx.is_array)
-    f = jax.jit(lambda d: jax.vmap(lambda s: eqx.combine(d, static)[0].fit(s, FIT_STREAM).net)(
-        eqx.combine(d, static)[1]))
-    ma = f.lower(dyn).compile().memory_analysis()
-    return int(ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes)
+    return fit_buffer_bytes(model, prepared(model, nets, n, 0)[-1], FIT_STREAM)
 
 
 def main(argv=None) -> int:
@@ -180,7 +174,7 @@ def main(argv=None) -> int:
                        f"loop over networks and steps, {ls} networks (tokens)"),
         "sampling": (sampling(model, nets, n), nets * SAMPLES * (model.context - model.prompt), reps,
                      f"{SAMPLES} windows decoded by each of {nets} networks, vmapped (generated tokens)"),
-        "engine": (engine(model, nets, n, S["generations"]), nets * S["generations"], max(1, reps // 2),
+        "engine": (engine_replace(model, nets, n, S["generations"]), nets * S["generations"], max(1, reps // 2),
                    f"simulate replace({n}), {nets} chains x {S['generations']} generations (chain-generations)"),
     })
     b_small, b_big = bytes_of_fit(model, nets // 2, n), bytes_of_fit(model, nets, n)
