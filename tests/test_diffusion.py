@@ -86,23 +86,7 @@ def _run_program(specs: dict, chains: int = 2):
     """Every spec of `specs` (each a stack of points) run by `engine.init_chain`/`step_chain` in one compiled
     program: `{name: (final models, metrics per generation)}`, leading axes (points, chains)."""
 
-    @eqx.filter_jit
-    def run_all(key, specs):
-        def one(spec, chain):
-            state = engine.init_chain(engine.chain_stream(key, 0, chain), spec)
-
-            def body(carry, _):
-                state, t = carry
-                state, m = engine.step_chain(engine.chain_stream(key, t, chain), state, t, spec)
-                return (state, t + 1), m
-
-            (state, _), ms = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=tf.GENERATIONS)
-            return state.model, ms
-
-        chains_ = jnp.arange(chains, dtype=jnp.uint32)
-        return {k: jax.vmap(lambda sp: jax.vmap(lambda c, sp=sp: one(sp, c))(chains_))(sp) for k, sp in specs.items()}
-
-    return run_all(jax.random.key(0), specs)
+    return tf.run_specs(jax.random.key(0), specs, chains, tf.GENERATIONS, points=True)
 
 
 def test_weighted_regime_divergence_and_masking_in_one_program():

@@ -432,7 +432,6 @@ def test_every_family_every_regime_both_precisions(family, x64):
     """Each family under every regime preset (`tests/tiny_families.py`) on the sample path, 2 chains x 2 generations,
     in float32 and float64 (issue 13: accumulate_subsample crashed under x64 for every family): the models keep
     their dtype and no metric is NaN. One compiled program per family and precision runs all its regimes."""
-    import equinox as eqx
     import tiny_families as tf
 
     from jaxcollapse import engine
@@ -443,23 +442,7 @@ def test_every_family_every_regime_both_precisions(family, x64):
         assert model.dtype == dtype
         specs = {name: engine.make_spec(model, rg, tf.GENERATIONS, path="samples") for name, rg in tf.regimes().items()}
 
-        @eqx.filter_jit
-        def run_all(key, specs):
-            def one(spec, chain):
-                state = engine.init_chain(engine.chain_stream(key, 0, chain), spec)
-
-                def body(carry, _):
-                    state, t = carry
-                    state, m = engine.step_chain(engine.chain_stream(key, t, chain), state, t, spec)
-                    return (state, t + 1), m
-
-                (state, _), ms = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=tf.GENERATIONS)
-                return state.model, ms
-
-            return {name: jax.vmap(lambda c, sp=sp: one(sp, c))(jnp.arange(2, dtype=jnp.uint32))
-                    for name, sp in specs.items()}
-
-        out = run_all(jax.random.key(0), specs)
+        out = tf.run_specs(jax.random.key(0), specs, 2, tf.GENERATIONS)
     for name, (final, ms) in out.items():
         for leaf in jax.tree.leaves(final):
             if jnp.issubdtype(leaf.dtype, jnp.floating):

@@ -295,7 +295,7 @@ def _every_regime(x64: bool, design: str):
     """Every regime preset (and weighted with fresh real data, a temperature, a drift) on both paths (fresh design: the
     sample path), 4 chains x 3 generations of 6 rows, all in one compiled program (as tests/test_engine.py's matrix):
     `{(regime, path): (final models, metrics (chains, generations))}`."""
-    import equinox as eqx
+    import tiny_families
 
     from jaxcollapse import engine
 
@@ -313,23 +313,7 @@ def _every_regime(x64: bool, design: str):
             for path in ("samples",) if design == "fresh" or name == "accumulate_subsample" else ("exact", "samples"):
                 specs[name, path] = engine.make_spec(model, reg, G, path=path)
 
-        @eqx.filter_jit
-        def run_all(key, specs):
-            def one(spec, chain):
-                state = engine.init_chain(engine.chain_stream(key, 0, chain), spec)
-
-                def body(carry, _):
-                    state, t = carry
-                    state, m = engine.step_chain(engine.chain_stream(key, t, chain), state, t, spec)
-                    return (state, t + 1), m
-
-                (state, _), ms = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=G)
-                return state.model, ms
-
-            chains = jnp.arange(4, dtype=jnp.uint32)
-            return {k: jax.vmap(lambda c, sp=sp: one(sp, c))(chains) for k, sp in specs.items()}
-
-        return run_all(jax.random.key(1), specs)
+        return tiny_families.run_specs(jax.random.key(1), specs, 4, G)
 
 
 @pytest.mark.slow

@@ -57,3 +57,35 @@ def regimes() -> dict:
         "weighted": rg.weighted(N_REAL, N, 0.3),
     }
 
+
+
+def run_specs(key, specs: dict, chains: int, generations: int, *, points: bool = False) -> dict:
+    """Every spec of `specs` run by `engine.init_chain` / `engine.step_chain` for `generations` generations over
+    `chains` chains, all in one compiled program: ``{name: (final models, metrics per generation)}`` with leading
+    axes (chains, ...), or (points, chains, ...) when each spec is a stack of points (``points=True``)."""
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    from jaxcollapse import engine
+
+    @eqx.filter_jit
+    def run_all(key, specs):
+        def one(spec, chain):
+            state = engine.init_chain(engine.chain_stream(key, 0, chain), spec)
+
+            def body(carry, _):
+                state, t = carry
+                state, m = engine.step_chain(engine.chain_stream(key, t, chain), state, t, spec)
+                return (state, t + 1), m
+
+            (state, _), ms = jax.lax.scan(body, (state, jnp.ones((), jnp.int32)), None, length=generations)
+            return state.model, ms
+
+        ids = jnp.arange(chains, dtype=jnp.uint32)
+
+        def over_chains(sp):
+            return jax.vmap(lambda c: one(sp, c))(ids)
+
+        return {k: jax.vmap(over_chains)(sp) if points else over_chains(sp) for k, sp in specs.items()}
+
+    return run_all(key, specs)
