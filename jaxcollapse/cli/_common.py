@@ -142,10 +142,27 @@ def _on_sigint(signum, frame):
 
     Remembering it matters because some code swallows the exception: `import jax` catches a KeyboardInterrupt
     raised during its plugin discovery, prints it and goes on, so without the flag a Ctrl-C in the first second
-    of a run was lost and the run finished."""
+    of a run was lost and the run finished.
+
+    An interrupt that arrives while a module is being imported (a frame of `importlib`'s bootstrap on the
+    stack) is only remembered, not raised: an exception thrown into the middle of an extension module's
+    initialisation (jaxlib's) left it half-built, and the process later crashed with a segfault (exit -11,
+    seen in `tests/test_interrupts.py` under load). The commands check the flag right after their heavy
+    imports (`raise_if_interrupted`), and `interruptible` checks it while it waits, so the interrupt still
+    ends the command within about a second."""
     global _INTERRUPTED
     _INTERRUPTED = True
-    raise KeyboardInterrupt
+    if not _importing(frame):
+        raise KeyboardInterrupt
+
+
+def _importing(frame) -> bool:
+    """Whether `frame` (a signal handler's interrupted frame) runs inside an import."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install_interrupt_handler() -> None:
@@ -196,6 +213,7 @@ def interruptible(fn: Callable[[], Any], x64: bool = False) -> Any:
     t.start()
     while t.is_alive():
         t.join(0.05)
+        raise_if_interrupted()  # one remembered while the main thread was importing (see `_on_sigint`)
     if "err" in box:
         raise box["err"]
     return box["out"]
