@@ -134,7 +134,8 @@ def test_l2_formula_against_quadrature_1d():
     p = GaussianMixture([0.3, 0.7], [-1.0, 1.5], [0.5, 1.2])
     q = GaussianMixture([1.0], [0.2], [2.0])
     grid = np.linspace(-15, 15, 30001)
-    dens = lambda g: np.exp(np.asarray(g.log_prob(jnp.asarray(grid[:, None], jnp.float32)), np.float64))  # noqa: E731
+    log_prob = jax.jit(lambda g, x: g.log_prob(x))  # one compiled program (op by op: many small compiles)
+    dens = lambda g: np.exp(np.asarray(log_prob(g, jnp.asarray(grid[:, None], jnp.float32)), np.float64))  # noqa: E731
     quad = np.trapezoid((dens(p) - dens(q)) ** 2, grid)
     val = float(th.mixture_l2sq(p.weights, p.means, p.covs, q.weights, q.means, q.covs))
     assert val == pytest.approx(quad, rel=1e-4)  # float32 densities on a fine grid: ~1e-6 relative error
