@@ -9,6 +9,12 @@ from ._chains import NotChains as NotChains
 from ._chains import nominal_n as nominal_n
 from ._chains import pick_model as pick_model
 from ._chains import read_chains as read_chains
+from ._covariates import CovariatePosterior as CovariatePosterior
+from ._covariates import Design as Design
+from ._covariates import RatePrediction as RatePrediction
+from ._covariates import fit_covariates as fit_covariates
+from ._covariates import r_sample as r_sample
+from ._covariates import read_design as read_design
 from ._coverage import Coverage as Coverage
 from ._coverage import forecast_coverage as forecast_coverage
 from ._coverage import mean_reference as mean_reference

@@ -279,7 +279,7 @@ class DriftPosterior:
         if name == "rate":  # decreasing in n_eff
             qq = 1.0 - qq
         n = 1.0 + np.exp(np.interp(qq, self.cdf, self.z))
-        return n if name == "n_eff" else -np.log1p(-1.0 / n)
+        return np.asarray(n if name == "n_eff" else -np.log1p(-1.0 / n))
 
     def interval(self, name: str, level: float = 0.9) -> tuple[float, float]:
         """Equal-tailed credible interval of `name`."""

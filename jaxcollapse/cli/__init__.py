@@ -1,6 +1,7 @@
-"""The command line: ``jaxcollapse run | verify | sweep | forecast | reproduce | bench``.
+"""The command line: ``jaxcollapse run | verify | sweep | forecast | predict | reproduce | bench``.
 
-One module per command (``run.py``, ``verify.py``, ``sweep.py``, ``forecast.py``, ``reproduce.py``, ``bench.py``), and
+One module per command (``run.py``, ``verify.py``, ``sweep.py``, ``forecast.py``, ``predict.py``, ``reproduce.py``,
+``bench.py``), and
 `_common` for what they share: the one-line error (`CLIError`, exit status 2), the parser, TOML reading,
 output published atomically, one progress display. Each command's `main(argv)` gets the arguments after its name.
 JAX is imported only once a command computes, so ``--help`` is fast.
@@ -25,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("jaxcollapse.cli.verify", "check theory against simulation"),
     "sweep": ("jaxcollapse.cli.sweep", "run a parameter sweep from a TOML config (resumable)"),
     "forecast": ("jaxcollapse.cli.forecast", "fit the Bayesian collapse model to a per-chain CSV and forecast"),
+    "predict": ("jaxcollapse.cli.predict", "predict a configuration's collapse rate from one-step fits (no recursion)"),
     "reproduce": ("jaxcollapse.cli.reproduce", "reproduce a published result: ours beside theory and the paper"),
     "bench": ("jaxcollapse.cli.bench", "run benchmarks/bench_gaussian.py (arguments passed through)"),
 }
@@ -33,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def _top_help() -> str:
     w = max(map(len, COMMANDS))
     lines = [f"usage: {PROG} {{{','.join(COMMANDS)}}} ...", "",
-             "Model collapse in JAX: simulate recursive refitting, check theory, sweep, forecast.", "",
+             "Model collapse in JAX: simulate recursive refitting, check theory, sweep, forecast, predict.", "",
              "commands:"]
     lines += [f"  {name:<{w}}  {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "options:", "  -h, --help  show this help and exit", "  --version   show the version and exit",

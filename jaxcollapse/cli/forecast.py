@@ -1,5 +1,15 @@
 r"""``jaxcollapse forecast FILE [--model spread|diversity|error] [--out DIR]``: fit a collapse model and forecast.
 
+``jaxcollapse forecast --covariates FILE.csv [--out DIR]`` instead: a design of configurations (``label``,
+``n``, covariates measured in one step, and for the configurations run recursively a target,
+``count,sum_log,sum_ratio`` or ``rate,rate_se``; `jaxcollapse.bayes.read_design`). The hierarchical model
+(ln kappa regressed on the covariates, `jaxcollapse.bayes.fit_covariates`) is fitted on the rows with a
+target and predicts the rate and the generation at which one chain's spread, from 1, crosses
+``--threshold`` (default 0.1) for the rows without one, with 50% and 90% intervals; the output is
+`jaxcollapse.cli.predict`'s (``summary.txt``, ``predictions.csv``, ``posterior.npz``, ``predictions.png``).
+``FILE`` and ``--covariates`` are exclusive; ``--model``, ``--n``, ``--divisor`` and ``--array`` apply to
+``FILE`` only.
+
 ``FILE`` is
 
 - the per-chain CSV a run writes, ``chains_<regime>_<metric>.csv``: a comment line
@@ -54,19 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"{PROG} forecast", allow_abbrev=False,
                 description="Fit a Bayesian collapse model (numpyro NUTS) to per-generation chains of a statistic "
                             "in a CSV or NPZ (e.g. chains_<regime>_<metric>.csv of a run); print the posterior and "
-                            "the forecast; write a figure.")
-    p.add_argument("file", metavar="FILE", help="CSV (one row per generation, one column per chain; an optional "
-                                                "first column 'generation') or NPZ")
+                            "the forecast; write a figure. With --covariates FILE.csv instead: fit ln kappa on "
+                            "covariates measured in one step across a design of configurations and predict the "
+                            "rate of the configurations without one.")
+    p.add_argument("file", metavar="FILE", nargs="?", help="CSV (one row per generation, one column per chain; an "
+                                                           "optional first column 'generation') or NPZ")
+    p.add_argument("--covariates", metavar="FILE.csv",
+                   help="instead of FILE: a design of configurations (label, n, covariates, and for the rows to learn "
+                        "from count,sum_log,sum_ratio or rate,rate_se); fit ln kappa on the covariates and predict the "
+                        "rate and the crossing generation of the rows without a target")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     p.add_argument("--model", help="spread (a variance-like statistic), diversity (Gini-Simpson) or error (a test "
                                    "error that grows); default: the file's model=, else its metric's, else spread")
     p.add_argument("--n", type=float, help="nominal sample size per generation (default: the file's n=)")
-    p.add_argument("--divisor", default="mle", help="spread: finite-sample factor chi2_{n-1}/n (mle, default) "
-                                                    "or /(n-1) (unbiased)")
+    p.add_argument("--divisor", help="spread: finite-sample factor chi2_{n-1}/n (mle, default) or /(n-1) (unbiased)")
     p.add_argument("--horizon", type=int, default=50, help="generations to forecast ahead (default 50)")
     p.add_argument("--threshold", type=float, help="level of the statistic to forecast a crossing of (default: a "
-                                                   "tenth of the start; error: twice the start)")
+                                                   "tenth of the start; error: twice the start; --covariates: the "
+                                                   "spread relative to its start 1, default 0.1)")
     p.add_argument("--array", metavar="NAME", help="NPZ: the array to read")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--num-warmup", dest="num_warmup", type=int, default=1000, help="NUTS warm-up draws (1000)")
@@ -79,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_args(args) -> None:
     if args.model is not None and args.model not in MODELS:
         raise CLIError(f"unknown model {args.model!r}; choose spread, diversity or error{_suggest(args.model, MODELS)}")
-    if args.divisor not in ("mle", "unbiased"):
+    if args.divisor not in (None, "mle", "unbiased"):
         raise CLIError(f"unknown divisor {args.divisor!r}; choose mle or unbiased")
     if args.horizon < 1:
         raise CLIError(f"--horizon must be >= 1, got {args.horizon}")
@@ -108,6 +124,18 @@ def _check_writable(out: Path) -> None:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     _check_args(args)
+    if (args.file is None) == (args.covariates is None):
+        raise CLIError("give either a run's per-chain FILE (chains_<regime>_<metric>.csv) or --covariates FILE.csv "
+                       f"(a design of configurations), {'not both' if args.file else 'one of them'} "
+                       f"(see '{PROG} forecast --help')")
+    if args.covariates is not None:
+        if args.threshold is not None and not (math.isfinite(args.threshold) and 0 < args.threshold != 1):
+            raise CLIError(f"--threshold must be a number > 0 other than 1 (with --covariates: the spread relative to "
+                           f"its start, 1), got {args.threshold}")
+        from .predict import run_covariates
+
+        return run_covariates(args)
+    args.divisor = args.divisor or "mle"
     path = Path(args.file)
     if not path.is_file():
         raise CLIError(f"no such file: {path}")

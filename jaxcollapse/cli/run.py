@@ -155,11 +155,12 @@ def build_parser(recipe) -> tuple[argparse.ArgumentParser, list[str]]:
 
 
 # --------------------------------------------------------------------------- configuration
-def _from_toml(recipe, path: str) -> dict:
-    """The values of a config file, for `recipe` (family mismatch, unknown keys: one-line CLIError)."""
+def _from_toml(recipe, path: str, raw: dict | None = None) -> dict:
+    """The values of a config file, for `recipe` (family mismatch, unknown keys: one-line CLIError); `raw`: the
+    file's parsed TOML where the caller read it already (``jaxcollapse predict`` takes out its ``[predict]``)."""
     from .. import recipes
 
-    raw = read_toml(path)
+    raw = read_toml(path) if raw is None else raw
     schema = recipe.schema()
     top = {p.name for p in recipe.params if not p.table}
     own = {p.name for p in recipe.params if p.table}
