@@ -241,15 +241,16 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
 # ----------------------------------------------------------------------------- learned families (shared harness)
 
 
-def engine_replace(model, chains: int, n: int, generations: int) -> Callable[[int], None]:
-    """A timed call: `simulate` under `replace(n)` on the sample path, no quantiles, key ``r + 7`` for repeat `r`."""
+def engine_replace(model, chains: int, n: int, generations: int, devices=None) -> Callable[[int], None]:
+    """A timed call: `simulate` under `replace(n)` on the sample path, no quantiles, key ``r + 7`` for repeat `r`
+    (`devices`: a number of devices for `simulate`, with as many chain blocks)."""
     import jax
 
     import jaxcollapse as jc
 
     def fn(r):
         tr = jc.simulate(jax.random.key(r + 7), model, jc.regimes.replace(n), generations, chains, path="samples",
-                         quantiles=())
+                         quantiles=(), devices=devices, blocks=devices)
         jax.block_until_ready(tr.summary)
     return fn
 
@@ -265,3 +266,43 @@ def fit_buffer_bytes(model, stats, stream) -> int:
         eqx.combine(d, static)[1]))
     ma = f.lower(dyn).compile().memory_analysis()
     return int(ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes)
+
+
+# ----------------------------------------------------------------------------- several CPU devices
+
+
+def host_devices_from_argv(argv: list[str]) -> int:
+    """`--devices K` in `argv` (default: the usable cores), and ``XLA_FLAGS=--xla_force_host_platform_device_count=K``
+    set for it unless XLA_FLAGS already names a count. Call before JAX starts (the flag is read once)."""
+    k = usable_cores()
+    for i, a in enumerate(argv):
+        if a == "--devices" and i + 1 < len(argv):
+            k = max(1, int(argv[i + 1]))
+        elif a.startswith("--devices="):
+            k = max(1, int(a.split("=", 1)[1]))
+    if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={k}"
+                                   ).strip()
+    return k
+
+
+def fit_on_devices(model, stream, k: int, data_by_repeat: dict) -> Callable[[int], None]:
+    """A timed call: ``vmap(model.fit)`` with the networks (the leading axis of each stacked `SampleStats` in
+    `data_by_repeat`) cut into one block per device (`shard_map` over the first `k` devices), returning the trained
+    networks (``.net``); repeat `r` fits ``data_by_repeat[r]``. The networks' count must be a multiple of `k`."""
+    import equinox as eqx
+    import jax
+    import numpy as np
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    mesh = Mesh(np.array(jax.devices()[:k]), ("nets",))
+    dyn, static = eqx.partition(model, eqx.is_array)
+
+    def one(d, stats):
+        m = eqx.combine(d, static)
+        return jax.vmap(lambda s: m.fit(s, stream).net)(stats)
+
+    fit = jax.jit(jax.shard_map(one, mesh=mesh, in_specs=(P(), P("nets")), out_specs=P("nets")))
+    data = {r: jax.device_put(d, NamedSharding(mesh, P("nets"))) for r, d in data_by_repeat.items()}
+    return lambda r: jax.block_until_ready(fit(dyn, data[r]))

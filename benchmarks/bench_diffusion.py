@@ -22,7 +22,11 @@ Cases:
 - **vmapped sampling**: `draw_samples` of 1,024 samples from every trained network in one call (16 Euler
   steps): samples per second;
 - **engine**: `simulate` with `replace(256)` over the networks as chains for a few generations
-  (sampling, training, metrics): chain-generations per second.
+  (sampling, training, metrics): chain-generations per second;
+- **on several CPU devices** (`--devices K`, default the usable cores; the script sets
+  `XLA_FLAGS=--xla_force_host_platform_device_count=K` before JAX starts): *vmapped fit, K devices*, the same
+  vmapped fit under `shard_map`, one block of networks per core; *engine, devices=K*: `simulate(..., devices=K)`.
+  The single-device cases run on device 0 as before.
 
 **Memory per chain**: XLA's own accounting of the compiled vmapped fit (`memory_analysis()`: arguments,
 outputs and temporaries) at two network counts; the slope is the bytes one more chain costs, and
@@ -44,11 +48,16 @@ import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import host_devices_from_argv  # noqa: E402
+
+DEVICES = host_devices_from_argv(sys.argv[1:])  # before JAX starts
+
 from _common import (  # noqa: E402
     RESULTS,
     code_version,
     engine_replace,
     fit_buffer_bytes,
+    fit_on_devices,
     label,
     machine_info,
     measure,
@@ -141,7 +150,10 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes, for smoke-testing")
     p.add_argument("--repeats", type=int, default=None, help="repeats (default 3, quick 2)")
     p.add_argument("--label", default=None, help="results file label (default: backend-cpu-cores[-quick])")
+    p.add_argument("--devices", type=int, default=DEVICES,
+                   help="XLA CPU devices for the sharded cases (default: the usable cores; read before JAX starts)")
     args = p.parse_args(argv)
+    k = min(args.devices, len(jax.devices()))
     mode = "quick" if args.quick else "full"
     S = SIZES[mode]
     reps = args.repeats if args.repeats is not None else (2 if args.quick else 3)
@@ -163,12 +175,22 @@ def main(argv=None) -> int:
                      f"{SAMPLES} samples from each of {nets} networks, vmapped (samples)"),
         "engine": (engine_replace(model, nets, n, S["generations"]), nets * S["generations"], max(1, reps // 2),
                    f"simulate replace({n}), {nets} chains x {S['generations']} generations (chain-generations)"),
+        **({} if k < 2 else {
+            "vmapped_devices": (fit_on_devices(model, FIT_STREAM, k, prepared(model, nets, n, reps)), nets, reps,
+                                f"{nets} networks, one block per CPU device ({k}), shard_map of the vmapped fit"),
+            "engine_devices": (engine_replace(model, nets, n, S["generations"], devices=k), nets * S["generations"],
+                               max(1, reps // 2), f"simulate(..., devices={k}), {nets} chains x {S['generations']} "
+                               "generations (chain-generations)"),
+        }),
     })
     b_small, b_big = bytes_of_fit(model, nets // 2, n), bytes_of_fit(model, nets, n)
     per_chain = (b_big - b_small) / (nets - nets // 2)
     fits_24 = int(GIB24 // per_chain) if per_chain > 0 else None
     ratios = {"vmapped_over_loop_fit": T["vmapped"].rate / T["loop_fit"].rate,
               "vmapped_over_loop_steps": T["vmapped"].rate / T["loop_steps"].rate}
+    if k >= 2:
+        ratios["vmapped_devices_over_loop_steps"] = T["vmapped_devices"].rate / T["loop_steps"].rate
+        ratios["engine_devices_over_engine"] = T["engine_devices"].rate / T["engine"].rate
     rows = [
         ("vmapped fit", f"{T['vmapped'].rate:.2f} networks/s", f"{T['vmapped'].median:.2f} s per {nets}", ""),
         ("loop over networks x jitted step", f"{T['loop_steps'].rate:.3f} networks/s",
@@ -183,6 +205,14 @@ def main(argv=None) -> int:
         ("memory per chain (XLA buffer plan of the vmapped fit)", f"{per_chain / 2**20:.2f} MiB",
          "", f"chains in 24 GiB: {fits_24}"),
     ]
+    if k >= 2:
+        rd = ratios["vmapped_devices_over_loop_steps"]
+        rows[1:1] = [(f"vmapped fit, {k} CPU devices", f"{T['vmapped_devices'].rate:.2f} networks/s",
+                      f"{T['vmapped_devices'].median:.2f} s per {nets}",
+                      f"/ loop over steps = {rd:.1f}x (target >= 3x: {'PASS' if rd >= 3 else 'MISS'})")]
+        rows.append((f"engine, devices={k} (sample, train, metrics)",
+                     f"{T['engine_devices'].rate:.2f} chain-generations/s", f"{T['engine_devices'].median:.2f} s",
+                     f"/ engine on one device = {ratios['engine_devices_over_engine']:.2f}x"))
     print("| case | rate | median time | ratio |\n|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
@@ -190,7 +220,7 @@ def main(argv=None) -> int:
     print(f"\n1-min load average at the end: {load_end[0]:.2f} (this run included)")
     out = {"benchmark": "diffusion", "mode": mode, "started": started, "finished": now_iso(),
            "load_average_1_5_15min": {"start": load_start, "end": load_end}, "machine": info,
-           "code": code_version(MEASURED_FILES), "sizes": S, "ratios": ratios,
+           "code": code_version(MEASURED_FILES), "sizes": S, "devices": k, "ratios": ratios,
            "memory": {"bytes_per_chain": per_chain, "bytes_at": {nets // 2: b_small, nets: b_big},
                       "chains_in_24GiB": fits_24},
            "measurements": {k: t.as_dict() for k, t in T.items()}}

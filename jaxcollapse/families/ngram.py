@@ -34,6 +34,14 @@ Metrics (natural logarithms), against a truth $(\mu^*, P^*)$ with limit distribu
 - ``support``: the number of transitions with $P_{ij} > 0$; ``mass_lost``
   $\sum_i\pi^*_i\sum_j P^*_{ij}\,[P_{ij} = 0]$, the truth's probability of a transition the model lost.
 
+**Text diversity, opt-in** (`Bigram.with_text(m)`, a `BigramText`; the n-gram recipe's ``--text-sample m``):
+the transformer family's text metrics (`jaxcollapse.families._text`, one implementation for both) on $m$
+sequences drawn from the model at $\tau = 1$ with the metrics stream, every token a word:
+``distinct_1``, ``distinct_2``, ``distinct_3``, ``ttr``, ``zipf``, and ``self_perplexity``, the per-token
+perplexity of that sample under the model itself, $\exp$ of the mean of $-\ln P_{x_{l-1}x_l}$ over its
+transitions $l = 1..L-1$ (the first token, like the transformer's prompt, is not predicted). They are off by
+default because, unlike the closed forms above, they draw and sort a sample every generation.
+
 The *limit distribution* of a chain that may have collapsed (reducible, several closed classes)
 is the long-run distribution reached from its initial distribution, $\lim \frac1S\sum_{s<S}\mu P^s$,
 computed as the $\varepsilon \to 0$ limit of $\varepsilon\mu(I - (1-\varepsilon)P)^{-1}$ (a chain
@@ -58,6 +66,7 @@ from .. import random as R
 from .._multinomial import monotone_cumsum
 from .._validate import concrete, numeric
 from ..random import Stream
+from . import _text
 from ._base import AbstractFamily, AbstractStats
 
 ROW_TOL = 1e-6  # rows and the initial distribution must sum to 1 within this (then they are renormalized)
@@ -338,6 +347,10 @@ class Bigram(AbstractFamily):
         return eqx.tree_at(lambda b: b.initial, new, mu)
 
     # --------------------------------------------------------------- metrics
+    def with_text(self, n_text: int = 256) -> BigramText:
+        """This model, measuring also the text-diversity metrics on `n_text` sampled sequences (see the module)."""
+        return BigramText(self, n_text)
+
     def metrics(self, truth: Bigram, stream: Stream) -> dict[str, Float[Array, ""]]:
         P, P0 = self.transition, truth.transition
         pi = limit_distribution(P, self.initial)
@@ -362,3 +375,36 @@ class Bigram(AbstractFamily):
             "support": jnp.sum(P > 0).astype(self.dtype),
             "mass_lost": lost_mass,
         }
+
+
+TEXT_METRICS = ("self_perplexity", *_text.DIVERSITY_NAMES)
+
+
+class BigramText(Bigram):
+    """A `Bigram` that also measures the text-diversity metrics ``self_perplexity``, ``distinct_1..3``, ``ttr`` and
+    ``zipf`` on `n_text` sequences drawn from it at $\tau = 1$ (see the module). Build it with
+    `Bigram.with_text(n_text)`; everything else (sampling, fitting, the other metrics) is the `Bigram`'s."""
+
+    n_text: int = eqx.field(static=True)
+
+    metric_names: ClassVar[tuple[str, ...]] = (*Bigram.metric_names, *TEXT_METRICS)
+
+    def __init__(self, base: Bigram, n_text: int = 256):
+        if isinstance(n_text, bool) or not isinstance(n_text, (int, np.integer)) or n_text < 1:
+            raise ValueError(f"n_text = {n_text!r} is invalid: n_text must be an integer >= 1 (sequences per "
+                             "generation for the text metrics)")
+        if not isinstance(base, Bigram):
+            raise ValueError(f"base must be a Bigram, got {type(base).__name__}")
+        self.transition, self.initial = base.transition, base.initial
+        self.smoothing, self.refit_initial, self.length = base.smoothing, base.refit_initial, base.length
+        self.n_text = int(n_text)
+
+    def metrics(self, truth: Bigram, stream: Stream) -> dict[str, Float[Array, ""]]:
+        out = super().metrics(truth, stream)
+        dt = self.dtype
+        tok = self.draw_samples(stream, self.n_text, jnp.ones((), dt)).astype(jnp.int32)
+        P = self.transition
+        step = P[tok[:, :-1], tok[:, 1:]]  # > 0: the sampler never draws a transition of probability 0
+        out["self_perplexity"] = jnp.exp(-jnp.mean(jnp.log(jnp.where(step > 0, step, 1.0))))
+        out.update(_text.diversity(*_text.token_units(tok), dt))
+        return out

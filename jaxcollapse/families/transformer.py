@@ -199,8 +199,8 @@ def _layer_norm(x: Float[Array, "m C D"], gb: Float[Array, "2 D"]) -> Float[Arra
     return (x - mu) * jax.lax.rsqrt(var + _LN_EPS) * gb[0][None, None, :] + gb[1][None, None, :]
 
 
-def _forward(net: _Net, tok: Int[Array, "m C"], heads: int) -> Float[Array, "m C V"]:
-    """The logits of the next character at every position (causal attention)."""
+def _hidden(net: _Net, tok: Int[Array, "m C"], heads: int) -> Float[Array, "m C D"]:
+    """The last block's output at every position (causal attention), before the final LayerNorm and read-out."""
     m, C = tok.shape
     D = net.embed.shape[1]
     dh = D // heads
@@ -225,13 +225,24 @@ def _forward(net: _Net, tok: Int[Array, "m C"], heads: int) -> Float[Array, "m C
     stacked = (net.ln1, net.wqkv, net.wo, net.ln2, net.w1, net.b1, net.w2, net.b2)
     for i in range(net.wqkv.shape[0]):  # unrolled: a scan over the blocks compiled slower (its transpose a loop)
         h, _ = block(h, tuple(a[i] for a in stacked))
-    h = _layer_norm(h, net.lnf)
-    return h @ net.head + net.bias[None, None, :]
+    return h
+
+
+def _readout(net: _Net, h: Float[Array, "m K D"]) -> Float[Array, "m K V"]:
+    """The logits of the next character from hidden states: the final LayerNorm and the linear read-out. Both act on
+    each position alone, so the callers apply them only at the positions they use (the training loss: the $C - P$
+    predicted positions, not all $C$; decoding: one position per step)."""
+    return _layer_norm(h, net.lnf) @ net.head + net.bias[None, None, :]
+
+
+def _forward(net: _Net, tok: Int[Array, "m C"], heads: int) -> Float[Array, "m C V"]:
+    """The logits of the next character at every position (causal attention)."""
+    return _readout(net, _hidden(net, tok, heads))
 
 
 def _continuation_nll(net: _Net, tok: Int[Array, "m C"], prompt: int, heads: int) -> Float[Array, "m K"]:
     """$-\\ln p(x_t \\mid x_{<t})$ at the continuation's positions $t = P..C-1$."""
-    logits = _forward(net, tok, heads)[:, prompt - 1:-1, :]
+    logits = _readout(net, _hidden(net, tok, heads)[:, prompt - 1:-1, :])
     logp = jax.nn.log_softmax(logits, axis=-1)
     return -jnp.take_along_axis(logp, tok[:, prompt:, None], axis=-1)[..., 0]
 
@@ -287,7 +298,7 @@ def _generate(net: _Net, tok: Int[Array, "m C"], u: Float[Array, "K m"], tempera
     def step(carry, xs):
         tok, seen = carry
         s, ui = xs
-        logits = jax.lax.dynamic_index_in_dim(_forward(net, tok, heads), s - 1, axis=1, keepdims=False)
+        logits = _readout(net, jax.lax.dynamic_slice_in_dim(_hidden(net, tok, heads), s - 1, 1, axis=1))[:, 0]
         w = sampling_weights(_penalize(logits, seen, theta), temperature, top_k, top_p)
         nxt = _draw(w, ui)
         tok = jax.lax.dynamic_update_index_in_dim(tok, nxt[:, None], s, axis=1)
@@ -309,7 +320,7 @@ def _beam(net: _Net, tok: Int[Array, " C"], width: int, theta, prompt: int, head
 
     def step(carry, s):
         beams, score, seen = carry
-        logits = jax.lax.dynamic_index_in_dim(_forward(net, beams, heads), s - 1, axis=1, keepdims=False)
+        logits = _readout(net, jax.lax.dynamic_slice_in_dim(_hidden(net, beams, heads), s - 1, 1, axis=1))[:, 0]
         logp = jax.nn.log_softmax(_penalize(logits, seen, theta), axis=-1)
         cand = (score[:, None] + logp).reshape(-1)
         best, idx = jax.lax.top_k(cand, width)

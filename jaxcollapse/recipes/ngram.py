@@ -12,6 +12,11 @@ as $n$ counts samples for every other family.
 token's Gini–Simpson diversity when the initial distribution is refitted (Wright–Fisher with $n$ first
 tokens), and the stationary-weighted Gini–Simpson diversity of the rows when $L = 2$ and the initial
 distribution is fixed. The figures draw the truth's value as a reference line.
+
+**Text diversity** (opt-in, ``--text-sample m``): the transformer family's text metrics on $m$ sequences
+drawn from each generation's model, every token a word (`jaxcollapse.families.ngram.BigramText`):
+``self_perplexity``, ``distinct_1..3``, ``ttr`` and ``zipf``, in ``text_diversity.png``. Off by default (0):
+they sample and sort every generation, which the closed-form metrics do not.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import Param, Recipe, _close, regime_from, register, run_params
+
+# `jaxcollapse.families.ngram.TEXT_METRICS`, written out: importing the family imports JAX, and a recipe module must
+# not (`jaxcollapse run --help` answers without JAX). tests/test_ngram_text.py checks that the two agree.
+TEXT_METRICS = ("self_perplexity", "distinct_1", "distinct_2", "distinct_3", "ttr", "zipf")
 
 
 class NgramRecipe(Recipe):
@@ -33,9 +42,11 @@ class NgramRecipe(Recipe):
         Param("smoothing", float, 0.01, "additive smoothing alpha of the refit", static=False, low=0.0),
         Param("fixed_initial", bool, False, "hold the initial-token distribution fixed (default: refit it)"),
         Param("truth_seed", int, 0, "seed of the truth's random support", static=False, low=0),
+        Param("text_sample", int, 0, "sequences drawn per generation for the text-diversity metrics "
+              f"({', '.join(TEXT_METRICS)}; 0: off)", low=0),
     )
     metric_names = ("entropy_rate", "kl_rate", "perplexity", "mutual_info", "gini_simpson", "initial_gini_simpson",
-                    "support", "mass_lost")
+                    "support", "mass_lost", *TEXT_METRICS)
     headline = ("gini_simpson", "entropy_rate", "kl_rate", "perplexity", "mutual_info")
     bayes = "diversity"
     forecast_reliable = False  # measured: benchmarks/results/calibration.txt
@@ -49,15 +60,26 @@ class NgramRecipe(Recipe):
         if params["support"] > params["vocab"]:
             raise ValueError(f"support = {params['support']} is invalid: support must be an integer in [2, vocab] = "
                              f"[2, {params['vocab']}]")
+        asked = [m for m in params.get("metrics") or () if m in TEXT_METRICS]
+        if asked and params["text_sample"] == 0:
+            raise ValueError(f"metrics {asked} need text_sample >= 1 (sequences drawn per generation for the text "
+                             "metrics; --text-sample), got text_sample = 0")
+
+    def metrics(self, params):
+        """The base rule (``params["metrics"]``, default all, plus the headline), without the text metrics when
+        ``text_sample`` is 0."""
+        out = super().metrics(params)
+        return out if params["text_sample"] else tuple(m for m in out if m not in TEXT_METRICS)
 
     def truth(self, params):
         import jax
 
         from ..families import Bigram
 
-        return Bigram.zipf(jax.random.key(params["truth_seed"]), params["vocab"], support=params["support"],
-                           beta=params["beta"], length=params["length"], smoothing=params["smoothing"],
-                           refit_initial=not params["fixed_initial"])
+        model = Bigram.zipf(jax.random.key(params["truth_seed"]), params["vocab"], support=params["support"],
+                            beta=params["beta"], length=params["length"], smoothing=params["smoothing"],
+                            refit_initial=not params["fixed_initial"])
+        return model.with_text(params["text_sample"]) if params["text_sample"] else model
 
     def build(self, params):
         return self.truth(params), None, regime_from(params)
@@ -145,6 +167,18 @@ class NgramRecipe(Recipe):
         fig.savefig(folder / "gini_simpson.png", dpi=150)
         _close(fig)
         written.append("gini_simpson.png")
+        if all(m in tr.summary for tr in trajs.values() for m in TEXT_METRICS):
+            fig = Figure(figsize=(16.0, 7.5), layout="constrained")
+            labels = {"self_perplexity": "self-perplexity (per token)", "distinct_1": "distinct-1",
+                      "distinct_2": "distinct-2", "distinct_3": "distinct-3", "ttr": "type-token ratio (per sequence)",
+                      "zipf": "Zipf exponent of token frequencies"}
+            for i, (ax, metric) in enumerate(zip(fig.subplots(2, 3).reshape(-1), TEXT_METRICS, strict=True)):
+                panel(ax, metric, labels[metric], legend="best" if i == 0 else None)
+            fig.suptitle(f"{title}; text metrics on {params['text_sample']} sampled sequences per generation",
+                         fontsize="medium")
+            fig.savefig(folder / "text_diversity.png", dpi=150)
+            _close(fig)
+            written.append("text_diversity.png")
         return written
 
 
