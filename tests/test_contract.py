@@ -23,30 +23,39 @@ from jaxcollapse.random import Stream
 S0 = Stream.from_key(jax.random.key(0))
 
 
-def _families():
-    return {
-        "gaussian": jc.Gaussian(np.zeros(2), 1.0),
-        "categorical": jc.Categorical(np.array([0.4, 0.3, 0.2, 0.1])),
-        "poisson": jc.Poisson(2.0),
-        "bigram": jc.Bigram(np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.3, 0.3, 0.4]]), length=4),
-        "regression": jc.Regression(np.ones(2)),
-        "logistic": jc.Logistic(np.ones(2), rows=8),
-        "mixture": jc.GaussianMixture([0.5, 0.5], [[-1.0, 0.0], [1.0, 0.0]], 0.5, eval_size=16),
-        "kde": jc.KDE(np.linspace(-1.0, 1.0, 6), 0.3, eval_size=16),
-        "vae": jc.VAE(jax.random.key(0), datasets.toy(jax.random.key(1), "moons", 32), width=4, depth=1,
-                      steps=1, n_eval=8),
-        "mlp": jc.MLPRegressor(jax.random.key(0), width=4, depth=1, steps=1, n_grid=8),
-        "diffusion": jc.Diffusion(jax.random.key(0), datasets.toy(jax.random.key(1), "moons", 32), width=4, depth=1,
-                                  freqs=1, steps=1, sample_steps=2, n_eval=8),
-        "transformer": jc.Transformer(jax.random.key(0), datasets.pydoc_text()[:4000], context=6, prompt=2, width=4,
-                                      depth=1, heads=1, steps=1, n_eval=4, n_heldout=2),
-    }
+_BUILDERS = {
+    "gaussian": lambda: jc.Gaussian(np.zeros(2), 1.0),
+    "categorical": lambda: jc.Categorical(np.array([0.4, 0.3, 0.2, 0.1])),
+    "poisson": lambda: jc.Poisson(2.0),
+    "bigram": lambda: jc.Bigram(np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.3, 0.3, 0.4]]), length=4),
+    "regression": lambda: jc.Regression(np.ones(2)),
+    "logistic": lambda: jc.Logistic(np.ones(2), rows=8),
+    "mixture": lambda: jc.GaussianMixture([0.5, 0.5], [[-1.0, 0.0], [1.0, 0.0]], 0.5, eval_size=16),
+    "kde": lambda: jc.KDE(np.linspace(-1.0, 1.0, 6), 0.3, eval_size=16),
+    "vae": lambda: jc.VAE(jax.random.key(0), datasets.toy(jax.random.key(1), "moons", 32), width=4, depth=1,
+                          steps=1, n_eval=8),
+    "mlp": lambda: jc.MLPRegressor(jax.random.key(0), width=4, depth=1, steps=1, n_grid=8),
+    "diffusion": lambda: jc.Diffusion(jax.random.key(0), datasets.toy(jax.random.key(1), "moons", 32), width=4,
+                                      depth=1, freqs=1, steps=1, sample_steps=2, n_eval=8),
+    "transformer": lambda: jc.Transformer(jax.random.key(0), datasets.pydoc_text()[:4000], context=6, prompt=2,
+                                          width=4, depth=1, heads=1, steps=1, n_eval=4, n_heldout=2),
+}
 
 
-FAMILIES = _families()
+class _Lazy(dict):
+    """name -> family, each built on first use (building the learned ones trains a network: kept out of the
+    collection, which every worker runs before any test starts)."""
+
+    def __missing__(self, name):
+        self[name] = m = _BUILDERS[name]()
+        return m
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+FAMILIES = _Lazy()
+NAMES = list(_BUILDERS)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_declarations_and_metric_names(name):
     m = FAMILIES[name]
     for flag in ("has_exact_stats", "supports_drift", "has_log_prob"):
@@ -58,7 +67,7 @@ def test_declarations_and_metric_names(name):
     assert all(jnp.shape(v) == () for v in met.values())
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize("name", NAMES)
 def test_translate_by_zero_is_the_identity_bit_for_bit(name):
     """The engine calls `truth.translate(drift * t)` every generation: with no drift nothing may move. A family
     without a drifting truth (the transformer: text has no translation) refuses any drift but 0."""
@@ -72,7 +81,7 @@ def test_translate_by_zero_is_the_identity_bit_for_bit(name):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize("name", NAMES)
 def test_log_prob_where_declared(name):
     m = FAMILIES[name]
     x = m.sample(jax.random.key(3), 5)
@@ -84,7 +93,7 @@ def test_log_prob_where_declared(name):
             m.log_prob(x)
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize("name", NAMES)
 def test_accepts_itself_and_refuses_another_family(name):
     m = FAMILIES[name]
     m.accepts_truth(m)
