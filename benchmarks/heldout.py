@@ -1,14 +1,18 @@
 r"""Held-out-configuration prediction of the collapse rate (issue 17, item 1): does $\kappa$ from measured
 one-step error and knobs predict configurations the fit never saw?
 
-For each learned family (mixture with truncated EM, KDE, VAE) a design of configurations spreads its knobs
-over their ranges (`DESIGNS`, drawn with a fixed seed). Each configuration runs recursively under replace
-(`jaxcollapse.predict.run_configurations`: one compile per static group, traced knobs vmapped; common
-random numbers within a group), and its headline spread's log ratios $y = \ln(s_{t+1}/s_t)$ give the
-target: the pooled sums (count, $\sum y$, $\sum e^y$, what the fit reads) and the measured rate
-$\hat r = -\bar y$ with its standard error (the standard deviation of the per-chain mean log ratios over
-$\sqrt{\text{chains}}$: chains are independent, generations within a chain need not be). Its covariates
-come from `jaxcollapse.predict.measure_many` (one generation of `fits` chains, another key: no recursion).
+For each learned family (mixture with truncated EM, KDE, VAE, diffusion; MLP and transformer, the error
+families) a design of configurations spreads its knobs over their ranges (`designs`, drawn with a fixed
+seed). Each configuration runs recursively under replace (`jaxcollapse.predict.run_configurations`: one
+compile per static group, traced knobs vmapped; common random numbers within a group). For a spread family
+its headline spread's log ratios $y = \ln(s_{t+1}/s_t)$ (diffusion: of the ``trace``) give the target: the
+pooled sums (count, $\sum y$, $\sum e^y$, what the fit reads) and the measured rate $\hat r = -\bar y$
+with its standard error (the standard deviation of the per-chain mean log ratios over
+$\sqrt{\text{chains}}$: chains are independent, generations within a chain need not be). For an error
+family (``test_mse``, ``perplexity``) the increments $d = e_{t+1} - e_t$ give the measured growth $\hat g$
+(their mean) with its standard error (the same over chains), and their standard deviation around $\hat g$
+with their count (`jaxcollapse.bayes.fit_growth`). Its covariates come from
+`jaxcollapse.predict.measure_many` (one generation of `fits` chains, another key: no recursion).
 
 **Held-out protocol.** 5-fold cross-validation with a fixed random partition of the configurations: fit
 `jaxcollapse.bayes.fit_covariates` (n_eff free) on four folds, predict the fifth. A held-out configuration
@@ -17,11 +21,14 @@ is covered at level $L$ when its measured rate lies in the central $L$ interval 
 configuration's own measurement (`RatePrediction.interval(level, se=...)`). Coverage $\pm$ its binomial
 standard error over the configurations. The point prediction is the predictive median: RMSE, median
 absolute error, and the relative error (RMSE over the standard deviation of the measured rates across the
-design). The crossing generation of $s \le 0.8\,s_0$ within the run's $G$ generations: the share of held-out
+design; an error family's "rate" is its growth). The crossing generation of $s \le 0.8\,s_0$ (an error
+family: of $e \ge$ `THRESHOLDS` $\times\, e_1$, the error after one refit) within the run's $G$ generations:
+the share of held-out
 *chains* whose crossing generation (inf: none by $G$) lies in the central 90% interval of one chain's
 predictive crossing (the paths of `predict`, horizon $G$), pooled over configurations.
 
-Ablation: the same protocol with the one-step error as the only covariate.
+Ablation: the same protocol with the one-step error as the only covariate. An error family's scale check
+(`scale_check`): leave-one-out least squares of the growth on the log scale and on the linear scale.
 
 Performance: a fit over 50 simulated configurations x 1,000 chains x 20 generations (exact log-chi-square
 draws), the default sampler (1,000 warmup, 1,000 draws, 4 chains); the time to compute the sums, and the
@@ -30,7 +37,7 @@ fit's CPU and wall time (the first fit compiles; a second one reuses the program
 The final design of each family (every configuration with its targets) is written to
 ``jaxcollapse/bayes/designs/<family>.csv``, the shipped design of `jaxcollapse.predict.predict`.
 
-    python benchmarks/heldout.py            # every family (about 25 CPU minutes on 2 cores)
+    python benchmarks/heldout.py            # every family (about 45 CPU minutes on 2 cores)
     python benchmarks/heldout.py --quick    # small designs, a few CPU minutes; writes heldout_quick.*
     python benchmarks/heldout.py --family kde
 """
@@ -96,12 +103,49 @@ def designs(quick: bool) -> dict[str, dict]:
                 cfg.append({"n": 256, "width": w, "steps": s,
                             "learning_rate": float(np.exp(rng.uniform(np.log(2e-3), np.log(3e-2))))})
     out["vae"] = dict(configs=cfg, generations=4 if quick else 6, chains=16 if quick else 32, fits=32)
+    # diffusion (trace of the 8-component mixture): n, width, steps (static), learning rate (log-uniform, traced);
+    # the cheap sampler of the shipped design (8 Euler steps, 128 evaluation samples)
+    cheap = {"sample_steps": 8, "n_eval": 128}
+    ns, ws, ss, per = ((64,), (8, 32), (50,), 2) if quick else ((64, 256), (8, 32), (50, 150), 4)
+    cfg = []
+    for n in ns:
+        for w in ws:
+            for st in ss:
+                for _ in range(per):
+                    cfg.append({"n": n, "width": w, "steps": st, **cheap,
+                                "learning_rate": float(np.exp(rng.uniform(np.log(2e-3), np.log(3e-2))))})
+    out["diffusion"] = dict(configs=cfg, generations=3 if quick else 5, chains=8 if quick else 24, fits=16)
+    # mlp (test_mse, error model): n, width, steps (static), learning rate (log-uniform, traced)
+    ns, ws, ss, per = ((25, 100), (8, 32), (50,), 2) if quick else ((25, 50, 100), (8, 32), (50, 150), 3)
+    cfg = []
+    for n in ns:
+        for w in ws:
+            for st in ss:
+                for _ in range(per):
+                    cfg.append({"n": n, "width": w, "steps": st,
+                                "learning_rate": float(np.exp(rng.uniform(np.log(3e-3), np.log(3e-2))))})
+    out["mlp"] = dict(configs=cfg, generations=4 if quick else 8, chains=16 if quick else 32, fits=32)
+    # transformer (perplexity, error model): width, steps (static), learning rate (log-uniform, traced); n = 64
+    # windows of 16 characters, one block (the calibration benchmark's small network)
+    small = {"n": 64, "context": 16, "prompt": 4, "depth": 1, "n_eval": 32, "n_heldout": 32}
+    ws, ss, per = ((16,), (30, 60), 3) if quick else ((16, 32), (30, 60), 6)
+    cfg = []
+    for w in ws:
+        for st in ss:
+            for _ in range(per):
+                cfg.append({**small, "width": w, "steps": st,
+                            "learning_rate": float(np.exp(rng.uniform(np.log(2e-3), np.log(1e-2))))})
+    out["transformer"] = dict(configs=cfg, generations=3 if quick else 4, chains=8 if quick else 12, fits=12)
     return out
+
+
+HIDDEN = ("sample_steps", "n_eval", "context", "prompt", "depth", "n_heldout", "tol")  # fixed: not in labels
+THRESHOLDS = {"mlp": 3.0, "transformer": 1.25}  # error families: crossing of e_h >= THR e_1
 
 
 def label(family: str, c: dict) -> str:
     return family + ":" + ",".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in c.items()
-                                   if k != "tol")
+                                   if k not in HIDDEN)
 
 
 def build_design(family: str, spec: dict):
@@ -112,34 +156,88 @@ def build_design(family: str, spec: dict):
     from jaxcollapse.bayes import Design
 
     c0 = _cpu()
+    metric, model = P.metric_of(family), P.model_of(family)
     paths, groups = P.run_configurations(family, spec["configs"], key=jax.random.key(SEED),
                                          generations=spec["generations"], chains=spec["chains"])
-    s = paths["spread"]
+    s = paths[metric]
     c1 = _cpu()
-    rows = P.measure_many(family, spec["configs"], key=jax.random.key(SEED + 1), fits=spec["fits"])
+    rows = P.measure_many(family, spec["configs"], key=jax.random.key(SEED + 1), fits=spec["fits"], strict=False)
     c2 = _cpu()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.log(s[:, 1:, :] / s[:, :-1, :])  # (K, G, chains)
-    fin = np.isfinite(y)
-    yz = np.where(fin, y, 0.0)
-    count = fin.sum(axis=(1, 2)).astype(np.float64)
-    sum_log = yz.sum(axis=(1, 2))
-    sum_ratio = np.where(fin, np.exp(yz), 0.0).sum(axis=(1, 2))
-    chain_mean = yz.sum(axis=1) / np.maximum(fin.sum(axis=1), 1)
-    rate = -sum_log / count
-    se = chain_mean.std(axis=1, ddof=1) / math.sqrt(chain_mean.shape[1])
     cols = P.covariate_columns(family)
     x = np.array([[r[c] for c in cols] for r in rows])
-    keep = [j for j in range(len(cols)) if np.ptp(x[:, j]) > 0]  # a knob the design holds fixed is no covariate
+    n = np.array([c["n"] if "n" in c else 0 for c in spec["configs"]], np.float64)
+    labels = tuple(label(family, c) for c in spec["configs"])
+    extra, dropped = {}, 0
+    if model == "error":
+        d_ = s[:, 1:, :] - s[:, :-1, :]  # (K, G, chains) increments of the headline error
+        fin = np.isfinite(d_).all(axis=1)  # a chain whose error diverged is dropped whole
+        G = d_.shape[1]
+        chain_mean = np.where(fin, (s[:, -1, :] - s[:, 0, :]) / G, np.nan)
+        C = fin.sum(axis=1)
+        rate = np.nanmean(chain_mean, axis=1)
+        se = np.nanstd(chain_mean, axis=1, ddof=1) / np.sqrt(C)
+        dd = np.where(fin[:, None, :], d_, np.nan)
+        step_sd = np.sqrt(np.nansum((dd - rate[:, None, None]) ** 2, axis=(1, 2)) / (C * G - 1))
+        nan = np.full(len(rate), np.nan)
+        count = sum_log = sum_ratio = nan
+        extra = {"model": "error", "step_sd": step_sd, "step_count": (C * G).astype(np.float64),
+                 "e0": np.array([r["e0"] for r in rows])}
+        nonfinite = int((~fin).sum())
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.log(s[:, 1:, :] / s[:, :-1, :])  # (K, G, chains)
+        fin = np.isfinite(y)
+        yz = np.where(fin, y, 0.0)
+        count = fin.sum(axis=(1, 2)).astype(np.float64)
+        sum_log = yz.sum(axis=(1, 2))
+        sum_ratio = np.where(fin, np.exp(yz), 0.0).sum(axis=(1, 2))
+        chain_mean = yz.sum(axis=1) / np.maximum(fin.sum(axis=1), 1)
+        rate = -sum_log / count
+        se = chain_mean.std(axis=1, ddof=1) / math.sqrt(chain_mean.shape[1])
+        nonfinite = int((~fin).sum())
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(rate) & np.isfinite(se)
+    dropped = int((~ok).sum())
+    keep = [j for j in range(len(cols)) if np.ptp(x[ok, j]) > 0]  # a knob the design holds fixed is no covariate
     cols = tuple(cols[j] for j in keep)
-    d = Design(cols, x[:, keep], np.array([c["n"] for c in spec["configs"]], np.float64), count, sum_log, sum_ratio,
-               rate, se, tuple(label(family, c) for c in spec["configs"]), family)
-    return d, s, {"sim_cpu_s": c1 - c0, "measure_cpu_s": c2 - c1, "groups": groups,
-                  "nonfinite": int((~fin).sum())}
+    d = Design(cols, x[:, keep], n, count, sum_log, sum_ratio, rate, se, labels, family, **extra).subset(ok)
+    return d, s[ok], {"sim_cpu_s": c1 - c0, "measure_cpu_s": c2 - c1, "groups": groups, "nonfinite": nonfinite,
+                      "dropped": dropped}
 
 
-def crossing_of(paths: np.ndarray, thr: float) -> np.ndarray:
-    """First generation h >= 1 with s_h <= thr * s_0 per chain (inf: none); paths (G + 1, chains)."""
+def scale_check(d) -> dict:
+    """An error design: leave-one-out least squares of the growth on the log scale (ln g - one_step on the
+    covariates, back-transformed) and on the linear scale (g on the covariates with exp(one_step) in place of
+    one_step): RMSE of the growth over its sd across the design, and the share of non-positive predictions."""
+    X = d.x.copy()
+    j = d.columns.index("one_step")
+    pos = d.rate > 0
+    out = {}
+    for scale in ("log", "linear"):
+        Z = X.copy()
+        if scale == "linear":
+            Z[:, j] = np.exp(X[:, j])
+        A = np.column_stack([np.ones(d.K), Z])
+        pred = np.empty(d.K)
+        for i in range(d.K):
+            tr = np.arange(d.K) != i
+            if scale == "log":
+                tr &= pos
+                b = np.linalg.lstsq(A[tr], np.log(d.rate[tr]) - X[tr, j], rcond=None)[0]
+                pred[i] = math.exp(A[i] @ b + X[i, j])
+            else:
+                b = np.linalg.lstsq(A[tr], d.rate[tr], rcond=None)[0]
+                pred[i] = A[i] @ b
+        out[scale] = {"loo_rel_rmse": float(np.sqrt(np.mean((pred - d.rate) ** 2)) / np.std(d.rate, ddof=1)),
+                      "nonpositive": int((pred <= 0).sum())}
+    return out
+
+
+def crossing_of(paths: np.ndarray, thr: float, ref: float | None = None) -> np.ndarray:
+    """First generation h >= 1 with s_h <= thr * s_0 per chain (inf: none); paths (G + 1, chains). With `ref`
+    (an error family): the first h with e_h >= thr * ref."""
+    if ref is not None:
+        above = paths[1:] >= thr * ref
+        return np.where(above.any(axis=0), 1.0 + np.argmax(above, axis=0), np.inf)
     r = paths[1:] / paths[0:1]
     below = r <= thr
     return np.where(below.any(axis=0), 1.0 + np.argmax(below, axis=0), np.inf)
@@ -161,8 +259,10 @@ def heldout(d, spread_paths, G: int, columns=None, tag: str = "all") -> list[dic
         post = fit_covariates(dd.subset(train), key=jax.random.fold_in(jax.random.key(SEED + 3), f), **SAMPLER)
         for i in test:
             x = {c: float(dd.x[i, j]) for j, c in enumerate(dd.columns)}
+            thr = THRESHOLDS.get(d.family, THRESHOLD)
+            kw = {"start": float(d.e0[i])} if d.model == "error" else {"start": 1.0}
             pr = post.predict(x, float(dd.n[i]), key=jax.random.fold_in(jax.random.key(SEED + 4), int(i)), horizon=G,
-                              threshold=THRESHOLD, start=1.0, label=dd.labels[i])
+                              threshold=thr, label=dd.labels[i], **kw)
             row = {"set": tag, "family": d.family, "label": dd.labels[i], "fold": f, "rate": float(dd.rate[i]),
                    "rate_se": float(dd.rate_se[i]), "pred_median": float(np.median(pr.rate)),
                    "divergences": post.info["divergences"], "warnings": len(post.warnings)}
@@ -170,7 +270,8 @@ def heldout(d, spread_paths, G: int, columns=None, tag: str = "all") -> list[dic
                 lo, hi = pr.interval(lv, se=float(dd.rate_se[i]))
                 row[f"lo{int(lv * 100)}"], row[f"hi{int(lv * 100)}"] = lo, hi
                 row[f"hit{int(lv * 100)}"] = float(lo <= dd.rate[i] <= hi)
-            cr = crossing_of(spread_paths[i], THRESHOLD)
+            ref = float(d.e0[i] + math.exp(d.x[i, d.columns.index("one_step")])) if d.model == "error" else None
+            cr = crossing_of(spread_paths[i], thr, ref)
             lo, hi = pr.crossing_interval(0.9)
             row["cross_cov90"] = float(np.mean((cr >= lo) & (cr <= hi)))
             row["cross_measured_median"] = float(np.quantile(cr, 0.5, method="inverted_cdf"))
@@ -240,6 +341,8 @@ def main(argv=None) -> int:
         return combine()
     info = machine_info()
     started, load0 = now_iso(), os.getloadavg()
+    from jaxcollapse import predict as P
+
     specs = designs(args.quick)
     names = args.family or list(specs)
     stem = "heldout_quick" if args.quick else "heldout"
@@ -264,6 +367,14 @@ def main(argv=None) -> int:
         for tag, s in (("all covariates", s_all), ("one_step only", s_one)):
             table.append({"family": fam, "set": tag, **s, "G": spec["generations"], "chains": spec["chains"],
                           "columns": ",".join(d.columns) if tag == "all covariates" else "one_step"})
+        if d.model == "error":
+            sc = scale_check(d)
+            notes.append(f"{fam} (error model: the growth of {P.metric_of(fam)} per generation): leave-one-out least "
+                         f"squares, relative RMSE of the growth {sc['log']['loo_rel_rmse']:.3f} on the log scale vs "
+                         f"{sc['linear']['loo_rel_rmse']:.3f} on the linear scale ({sc['linear']['nonpositive']} "
+                         f"non-positive linear predictions); {t['dropped']} configuration(s) dropped (a one-step "
+                         "increment <= 0); crossing threshold e_h >= "
+                         f"{THRESHOLDS[fam]:g} e_1")
         notes.append(f"{fam}: covariates {d.columns}; simulation {t['sim_cpu_s']:.0f} CPU s ({t['groups']} compiled "
                      f"groups), measurement {t['measure_cpu_s']:.0f} CPU s, cross-validated fits {c1 - c0:.0f} + "
                      f"{c2 - c1:.0f} CPU s (all / one_step); {t['nonfinite']} non-finite log ratios dropped; rates "
@@ -286,6 +397,7 @@ def main(argv=None) -> int:
 
 
 PARTS = RESULTS / "heldout_parts"
+FAMILY_ORDER = ("kde", "mixture", "vae", "diffusion", "mlp", "transformer")
 
 
 def save_part(fam, table, per_config, note, info, started, load0) -> None:
@@ -297,8 +409,7 @@ def save_part(fam, table, per_config, note, info, started, load0) -> None:
 
 
 def combine() -> int:
-    parts = [json.loads((PARTS / f"{f}.json").read_text()) for f in ("kde", "mixture", "vae")
-             if (PARTS / f"{f}.json").exists()]
+    parts = [json.loads((PARTS / f"{f}.json").read_text()) for f in FAMILY_ORDER if (PARTS / f"{f}.json").exists()]
     perf_path = PARTS / "performance.json"
     perf = json.loads(perf_path.read_text()) if perf_path.exists() else None
     info = parts[0]["info"]
@@ -307,6 +418,16 @@ def combine() -> int:
     table = [r for p in parts for r in p["table"]]
     per_config = [r for p in parts for r in p["per_config"]]
     notes = [p["note"] for p in parts]
+    from jaxcollapse import predict as P
+    from jaxcollapse.bayes import read_design
+
+    for fam in FAMILY_ORDER:  # the error families' scale check, from their shipped designs (deterministic)
+        if P.model_of(fam) == "error" and (DESIGN_DIR / f"{fam}.csv").exists():
+            sc = scale_check(read_design(DESIGN_DIR / f"{fam}.csv"))
+            notes.append(f"{fam} (error model: the growth of {P.metric_of(fam)} per generation): leave-one-out least "
+                         f"squares, relative RMSE of the growth {sc['log']['loo_rel_rmse']:.3f} on the log scale vs "
+                         f"{sc['linear']['loo_rel_rmse']:.3f} on the linear scale ({sc['linear']['nonpositive']} "
+                         f"non-positive linear predictions); crossing threshold e_h >= {THRESHOLDS[fam]:g} e_1")
     write("heldout", table, per_config, notes, perf, info, spans, None)
     return 0
 

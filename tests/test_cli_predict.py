@@ -406,3 +406,181 @@ def test_every_example_predicts(path, tmp_path):
     assert "outside the training range" not in stdout
     z = load_npz(out / "posterior.npz")
     assert np.isfinite(z["rate"]).all()
+
+
+# --------------------------------------------------------------------------- an error family (growth model)
+# The tiny error design (`write_error_design`): 20 training rows x 3 covariates (the columns `jaxcollapse.predict`
+# measures for the transformer, whose design holds n fixed), the shape and NUTS settings of test_covariates.py's
+# growth tests (one compiled program). Its law, drawn with numpy: ln g = one_step + G0 + G_W ln_width + G_L ln_lr
+# exactly, one chain's increment sd s = exp(one_step + S0), a measured growth g + se z with se = 0.05 g, and a
+# measured ln step_sd = ln s + N(0, 1/(2 * 95)) (96 increments). A row to predict has the same law; its true growth
+# must lie in the predicted 90% interval (the same loose check as the spread design's).
+G0, G_W, G_L, S0 = -0.4, 0.15, -0.1, 0.3
+ERROR_COLUMNS = ("one_step", "ln_width", "ln_lr")
+_E = np.random.default_rng(8)
+ETRAIN = [(f"t{i}", float(o), float(w), float(lr)) for i, (o, w, lr) in enumerate(zip(
+    _E.uniform(0.5, 2.5, 20), _E.uniform(math.log(16), math.log(32), 20), _E.uniform(-6.2, -4.6, 20), strict=True))]
+EMID = ("mid", 1.5, math.log(24), -5.4)
+
+
+def true_growth(one: float, w: float, lr: float) -> float:
+    return math.exp(one + G0 + G_W * w + G_L * lr)
+
+
+def write_error_design(path: Path, family: str | None = "transformer", drop: str | None = None) -> Path:
+    rng = np.random.default_rng(19)
+    head = ["label", "n", *ERROR_COLUMNS, "rate", "rate_se", "step_sd", "step_count", "e0"]
+    rows = []
+    for lab, one, w, lr in ETRAIN:
+        g = true_growth(one, w, lr)
+        sd = math.exp(one + S0 + rng.standard_normal() / math.sqrt(2 * 95))
+        rows.append([lab, "64", repr(one), repr(w), repr(lr), repr(g * (1 + 0.05 * rng.standard_normal())),
+                     repr(0.05 * g), repr(sd), "96", "20.0"])
+    lab, one, w, lr = EMID
+    rows.append([lab, "64", repr(one), repr(w), repr(lr), "", "", "", "", "20.0"])
+    if drop is not None:
+        j = head.index(drop)
+        head, rows = head[:j] + head[j + 1:], [r[:j] + r[j + 1:] for r in rows]
+    lines = ([f"# family={family} model=error"] if family else []) + [",".join(head)] + [",".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+CAVEAT_T = bayes.family_caveat("transformer")
+
+
+@pytest.fixture(scope="module")
+def growth_run(tmp_path_factory):
+    """One ``forecast --covariates`` run on the tiny error design of the transformer (marked unreliable)."""
+    from jaxcollapse.cli import predict as cp
+
+    folder = tmp_path_factory.mktemp("grow")
+    design = write_error_design(folder / "design.csv")
+    out = folder / "out"
+    figures, draw = [], cp.figure
+    fits, fit = [], bayes.fit_covariates
+
+    def keep(*a, **k):
+        figures.append(draw(*a, **k))
+        return figures[-1]
+
+    def record(design, **kw):
+        fits.append(fit(design, **kw))
+        return fits[-1]
+
+    cp.figure, bayes.fit_covariates = keep, record
+    try:
+        code, stdout, err = run_cli(["forecast", "--covariates", str(design), "--out", str(out), "--horizon", "30",
+                                     *SAMPLER])
+    finally:
+        cp.figure, bayes.fit_covariates = draw, fit
+    return out, code, stdout, err, figures, fits
+
+
+def test_forecast_covariates_of_an_error_design_predicts_the_growth(growth_run):
+    """The growth, not a decay rate, in every output; the true growth of the row to predict inside its 90%
+    interval; the crossing of 2 x e_1 (the default threshold of an error design) from e_0/e_1; and the
+    transformer's caveat in the printed summary, summary.txt, the first line of predictions.csv and the figure."""
+    out, code, stdout, err, (fig,), (post,) = growth_run
+    assert code == 0, err
+    assert isinstance(post, bayes.GrowthPosterior)
+    assert {p.name for p in out.iterdir()} == OUT_FILES
+    text = (out / "summary.txt").read_text()
+    assert "hierarchical growth model over 20 configurations of transformer" in text
+    assert "growth: per generation, E(e_t+1 - e_t) of perplexity" in text and "not a decay rate" in text
+    assert "reaches 2 (" in text
+    lines = (out / "predictions.csv").read_text().splitlines()
+    assert lines[0] == f"# jaxcollapse forecast warning: {CAVEAT_T}"
+    row = _quantiles_row(lines, "mid")
+    q = [float(row[f"growth_q{p:g}"]) for p in (0.05, 0.5, 0.95)]
+    z = load_npz(out / "posterior.npz")
+    np.testing.assert_allclose(q, np.quantile(z["growth"][:, 0], [0.05, 0.5, 0.95]), rtol=1e-6)
+    assert q[0] <= true_growth(*EMID[1:]) <= q[2], (q, true_growth(*EMID[1:]))
+    # from e0/e1 = 20/(20 + e^1.5) the error needs about (2 - e0/e1) e1 / g generations to reach 2 e1
+    e1 = 20.0 + math.exp(1.5)
+    assert float(row["crossing_q0.5"]) == pytest.approx((2 * e1 - 20.0) / q[1], rel=0.35)
+    assert f"warning: {CAVEAT_T}" in stdout and f"warning: {CAVEAT_T}" in text
+    assert "FORECAST MARKED UNRELIABLE" in " ".join(fig._suptitle.get_text().split())
+    assert "growth of perplexity per generation" in [a.get_xlabel() for a in fig.axes]
+
+
+ETINY = ('family = "transformer"\nn = 64\n\n[transformer]\ncontext = 16\nprompt = 4\ndepth = 1\nwidth = 24\n'
+         'steps = 40\nlearning_rate = 0.0045\nn_eval = 32\nn_heldout = 32\n\n[predict]\nfits = 4\n'
+         'design = "tiny_error.csv"\nnum_warmup = 150\nnum_samples = 200\nnum_chains = 1\n')
+EMEASURED = {"one_step": 1.5, "ln_width": math.log(24), "ln_lr": math.log(0.0045), "ln_n": math.log(64),
+             "ln_steps": math.log(40), "e0": 20.0, "e1": 20.0 + math.exp(1.5)}
+
+
+def test_predict_an_error_family_config(tmp_path, monkeypatch, growth_run):
+    """`jaxcollapse predict` of a transformer config on the tiny error design (the stub `measure` and the fit of
+    `growth_run`, as the spread family's plumbing test): it labels the growth of perplexity, prints the measured
+    e_0 and e_1, starts the path at e_0 / e_1, and carries the transformer's caveat."""
+    from jaxcollapse import predict as P
+
+    post = growth_run[5][0]
+    calls = []
+
+    def measure(recipe, values=None, *, key, fits=64):
+        calls.append((recipe, fits))
+        return dict(EMEASURED)
+
+    monkeypatch.setattr(P, "measure", measure)
+    monkeypatch.setattr(bayes, "fit_covariates", lambda design, **kw: post)
+    write_error_design(tmp_path / "tiny_error.csv")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(ETINY)
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["predict", str(cfg), "--out", str(out), "--horizon", "30"])
+    assert code == 0, err
+    assert calls == [("transformer", 4)]
+    text = (out / "summary.txt").read_text()
+    assert "growth: per generation, E(e_t+1 - e_t) of perplexity" in text and "reaches 2 (" in text
+    assert "(levels of perplexity: e_0 = 20, e_1 = 24.4817)" in text
+    assert f"warning: {CAVEAT_T}" in text
+    row = _quantiles_row((out / "predictions.csv").read_text().splitlines(), "config")
+    q = [float(row[f"growth_q{p:g}"]) for p in (0.05, 0.95)]
+    assert q[0] <= true_growth(1.5, math.log(24), math.log(0.0045)) <= q[1]
+
+
+def _bad_error(folder: Path, case: str) -> tuple[list[str], list[str], str]:
+    """(command, argv, expected) of one bad input of an error family."""
+    if case == "error design without step_sd":
+        d = write_error_design(folder / "d.csv", drop="step_sd")
+        return ["forecast"], ["--covariates", str(d)], "column 'step_sd' is missing"
+    if case == "error threshold not above 1":
+        d = write_error_design(folder / "d.csv")
+        return ["forecast"], ["--covariates", str(d), "--threshold", "0.5"], "threshold must be above 1"
+    if case == "knob the transformer design holds fixed":
+        cfg = folder / "c.toml"
+        cfg.write_text('family = "transformer"\nn = 64\n\n[transformer]\ncontext = 32\n')
+        return ["predict"], [str(cfg)], "context = 32 is outside the shipped transformer design"
+    if case == "spread design for an error family":
+        write_design(folder / "s.csv")
+        (folder / "s.csv").write_text((folder / "s.csv").read_text().replace("ln_h", "ln_width"))
+        cfg = folder / "c.toml"
+        cfg.write_text('family = "mlp"\nn = 25\n\n[predict]\ndesign = "s.csv"\n')
+        return ["predict"], [str(cfg)], "is a spread design, but mlp's prediction uses the error model"
+    if case == "threshold of an error config":
+        write_error_design(folder / "tiny_error.csv")
+        cfg = folder / "c.toml"
+        cfg.write_text(ETINY.replace("fits = 4", "fits = 4\nthreshold = 0.5"))
+        return ["predict"], [str(cfg)], "threshold must be above 1"
+    raise AssertionError(case)
+
+
+BAD_ERROR = ["error design without step_sd", "error threshold not above 1", "knob the transformer design holds fixed",
+             "spread design for an error family", "threshold of an error config"]
+
+
+@pytest.mark.parametrize("case", BAD_ERROR)
+def test_error_family_bad_input_one_line_exit_2_nothing_written(case, tmp_path, no_compute):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    cmd, argv, expect = _bad_error(inputs, case)
+    code, stdout, err = run_cli([*cmd, *argv, "--out", str(work / "out")])
+    assert code == 2 and stdout == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jaxcollapse: error: ") and expect in lines[0], err
+    assert list(work.iterdir()) == []

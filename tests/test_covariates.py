@@ -241,5 +241,138 @@ def test_predict_design_rows(recovery):
 
 
 def test_exported():
-    for name in ("Design", "read_design", "fit_covariates", "CovariatePosterior", "RatePrediction", "r_sample"):
+    for name in ("Design", "read_design", "fit_covariates", "CovariatePosterior", "RatePrediction", "r_sample",
+                 "fit_growth", "GrowthPosterior"):
         assert hasattr(bayes, name)
+
+
+# --------------------------------------------------------------------------- the error families' growth model
+GROWTH = dict(beta0=-0.3, beta=(0.2, -0.15, 0.0), sigma=0.1, gamma0=0.2, gamma=(0.0, 0.1, 0.0), omega=0.1)
+GROWTH_COLUMNS = ("one_step", "ln_width", "ln_lr")  # what `measure` gives the transformer (n held fixed)
+STEPS, SE_REL = 96, 0.05  # increments behind each row's step_sd; a measured growth's se over the growth
+
+
+def simulate_growth(rng, K, *, beta0, beta, sigma, gamma0, gamma, omega, fit_rows=None):
+    """An error design from the growth model (`fit_growth`): one_step = ln(first increment), ln g and ln s
+    regressed on the standardized covariates; measured growth g + se z with se = SE_REL g, measured
+    ln step_sd = ln s + N(0, 1/(2(STEPS - 1))). Returns the design, the true g (K,) and the true s (K,)."""
+    x = np.column_stack([np.log(0.02) + 0.5 * rng.normal(size=K), rng.normal(size=K), rng.normal(size=K)])
+    f = x[: (K if fit_rows is None else fit_rows)]
+    xs = (x - f.mean(0)) / f.std(0)
+    g = np.exp(x[:, 0] + beta0 + xs @ np.asarray(beta) + sigma * rng.standard_normal(K))
+    s = np.exp(x[:, 0] + gamma0 + xs @ np.asarray(gamma) + omega * rng.standard_normal(K))
+    se = SE_REL * g
+    sd = s * np.exp(rng.standard_normal(K) / math.sqrt(2.0 * (STEPS - 1)))
+    nan = np.full(K, np.nan)
+    d = Design(GROWTH_COLUMNS, x, np.full(K, 64.0), nan, nan, nan, g + se * rng.standard_normal(K), se,
+               tuple(f"c{i}" for i in range(K)), "simulated", "error", sd, np.full(K, float(STEPS)), np.zeros(K))
+    return d, g, s
+
+
+@pytest.fixture(scope="module")
+def growth():
+    rng = np.random.default_rng(21)
+    full, g, s = simulate_growth(rng, K + HELD, fit_rows=K, **GROWTH)
+    post = fit_covariates(full.subset(np.arange(K)), key=jax.random.key(1), **SAMPLER)
+    return post, full, g, s
+
+
+def test_growth_recovers_its_coefficients(growth):
+    """An error design dispatches to `fit_growth`: posterior means within 4 posterior sd of the truth for beta0,
+    each beta_j, gamma0 and each gamma_j; sigma and omega within 4 sd too; no divergences."""
+    post, _, _, _ = growth
+    assert isinstance(post, bayes.GrowthPosterior)
+    c = post.coefficients()
+    checks = {"beta0": GROWTH["beta0"], "gamma0": GROWTH["gamma0"], "sigma": GROWTH["sigma"],
+              "omega": GROWTH["omega"]}
+    checks.update({f"beta[{n}]": b for n, b in zip(GROWTH_COLUMNS, GROWTH["beta"], strict=True)})
+    checks.update({f"gamma[{n}]": b for n, b in zip(GROWTH_COLUMNS, GROWTH["gamma"], strict=True)})
+    for name, t in checks.items():
+        z = (c[name].mean() - t) / c[name].std()
+        assert abs(z) < 4, (name, c[name].mean(), c[name].std(), t)
+    assert post.info["divergences"] == 0
+    assert "growth" in post.summary() and "gamma[ln_lr]" in post.summary()
+
+
+def test_growth_heldout_covers_and_paths_match(growth):
+    """The 10 held-out configurations: 50% and 90% coverage of their true growth within |z| < 4 (binomial se at
+    the nominal level). One of them: the paths' mean increment per generation matches the predictive growth
+    (|z| < 4 over draws), and 400 chains simulated from its true law cross 2 e_1 inside the 90% predictive
+    crossing interval in a share >= 0.9 - 4 sqrt(0.09/400) (the predictive also carries the parameter
+    uncertainty: it may over-cover)."""
+    post, full, g, s = growth
+    h50 = h90 = 0
+    for k in range(K, K + HELD):
+        x = {c: full.x[k, j] for j, c in enumerate(full.columns)}
+        pr = post.predict(x, 64, key=jax.random.fold_in(jax.random.key(8), k))
+        lo, hi = pr.interval(0.5)
+        h50 += lo <= g[k] <= hi
+        lo, hi = pr.interval(0.9)
+        h90 += lo <= g[k] <= hi
+    _assert_coverage(h50, h90, HELD)
+    k = K
+    x = {c: full.x[k, j] for j, c in enumerate(full.columns)}
+    H = 30
+    pr = post.predict(x, 64, key=jax.random.key(9), horizon=H, threshold=2.0, start=0.01)
+    e1 = 0.01 + math.exp(x["one_step"])
+    assert pr.quantity == "growth" and pr.unit == pytest.approx(e1) and pr.start == pytest.approx(0.01 / e1)
+    diff = (pr.paths[:, -1] - pr.paths[:, 0]) * e1 / H - pr.rate
+    assert abs(diff.mean() / (diff.std() / math.sqrt(diff.size))) < 4
+    c = pr.crossing
+    assert np.all(np.isinf(c) | ((c >= 1) & (c <= H) & (c == np.round(c))))
+    rng = np.random.default_rng(4)
+    e = 0.01 + np.cumsum(g[k] + s[k] * rng.standard_normal((400, H)), axis=1)
+    above = e / e1 >= 2.0
+    cross = np.where(above.any(axis=1), 1.0 + np.argmax(above, axis=1), np.inf)
+    lo, hi = pr.crossing_interval(0.9)
+    assert np.mean((cross >= lo) & (cross <= hi)) >= 0.9 - 4 * math.sqrt(0.09 / 400)
+    assert "predicted growth of" in pr.summary() and "kappa" not in pr.summary()
+    with pytest.raises(ValueError, match="threshold"):
+        post.predict(x, 64, key=jax.random.key(0), threshold=0.1, start=0.01)  # below the start: not a growth
+
+
+def test_growth_design_roundtrip_and_bad_input(tmp_path, growth):
+    """An error design writes and reads back (model=error on the family line); its bad input names the column."""
+    full = growth[1]
+    p = tmp_path / "g.csv"
+    full.to_csv(p)
+    assert p.read_text().splitlines()[0] == "# family=simulated model=error"
+    e = read_design(p)
+    assert e.model == "error" and e.columns == GROWTH_COLUMNS
+    for a in ("x", "rate", "rate_se", "step_sd", "step_count", "e0"):
+        np.testing.assert_array_equal(getattr(e, a), getattr(full, a))
+    text = p.read_text()
+    cases = {
+        "step_sd": text.replace(",step_sd,", ",sd,"),  # the column renamed: missing (and 'sd' unknown)
+        "one_step": text.replace("one_step", "first"),
+    }
+    for col, t in cases.items():
+        q = tmp_path / f"bad_{col}.csv"
+        q.write_text(t)
+        with pytest.raises(ValueError, match=f"'{col}'"):
+            read_design(q)
+    rows = [{**r, "count": 10, "sum_log": -1.0, "sum_ratio": 9.0} for r in e.rows()]
+    with pytest.raises(ValueError, match="'count'.*no sums"):
+        read_design(rows, model="error")
+    rows = e.rows()
+    rows[3]["step_sd"] = -1.0
+    with pytest.raises(ValueError, match="'step_sd': row 3"):
+        read_design(rows, model="error")
+    with pytest.raises(ValueError, match="'step_sd'"):  # an error column in a spread design
+        read_design(tmp_path / "g.csv", model="spread")
+
+
+def test_measure_mlp_is_an_error_family():
+    """`measure` on a tiny MLP configuration: the MLP's generation 0 is f* itself (test_mse = 0, the recipe's
+    docstring), so e0 = 0 and e1 = exp(one_step); the knobs are the configuration's."""
+    from jaxcollapse import predict as P
+
+    assert P.model_of("mlp") == P.model_of("transformer") == "error" and P.metric_of("diffusion") == "trace"
+    row = P.measure("mlp", {"n": 16, "width": 4, "steps": 5, "learning_rate": 0.02}, key=jax.random.key(2), fits=4)
+    assert set(row) == {*P.covariate_columns("mlp"), "e0", "e1"}
+    assert row["e0"] == 0.0 and row["e1"] == pytest.approx(math.exp(row["one_step"]), rel=1e-9)
+    assert row["ln_width"] == pytest.approx(math.log(4)) and row["ln_lr"] == pytest.approx(math.log(0.02))
+    with pytest.raises(ValueError, match="context = 32 is outside the shipped transformer design"):
+        P.predict("transformer", {"context": 32}, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="threshold"):
+        P.predict("mlp", {"n": 25}, key=jax.random.key(0), threshold=0.5)

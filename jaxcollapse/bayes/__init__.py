@@ -11,8 +11,10 @@ from ._chains import pick_model as pick_model
 from ._chains import read_chains as read_chains
 from ._covariates import CovariatePosterior as CovariatePosterior
 from ._covariates import Design as Design
+from ._covariates import GrowthPosterior as GrowthPosterior
 from ._covariates import RatePrediction as RatePrediction
 from ._covariates import fit_covariates as fit_covariates
+from ._covariates import fit_growth as fit_growth
 from ._covariates import r_sample as r_sample
 from ._covariates import read_design as read_design
 from ._coverage import Coverage as Coverage

@@ -7,19 +7,24 @@ table:
 - ``fits`` (default 64): the cheap one-step fits that measure the configuration's covariates
   (`jaxcollapse.predict.measure`: fit on real data, sample, refit, compare; no recursion);
 - ``horizon`` (default 50): generations to forecast the crossing within;
-- ``threshold`` (default 0.1): the level of the spread, relative to its start (1), whose first crossing is
-  forecast;
+- ``threshold``: the level whose first crossing is forecast: of the spread relative to its start (1; default
+  0.1) for a spread family (kde, mixture, vae, diffusion); of the headline error relative to the error after
+  one refit on real data, $e_1$ (above 1; default 2) for an error family (mlp, transformer);
 - ``design``: a design CSV (``jaxcollapse forecast --covariates`` reads the same format) to fit on instead of
   the family's shipped one (`jaxcollapse.predict.design_path`); a relative path is relative to the config file
   (``--design``'s: to the working folder);
 - ``seed`` (default 0), ``num_warmup``, ``num_samples``, ``num_chains``: the key and the NUTS settings.
 
 A flag of the same name overrides the table. The command measures the covariates, fits the hierarchical model
-(ln kappa regressed on the covariates; `jaxcollapse.bayes.fit_covariates`) on the design's configurations,
-and prints the posterior predictive of the collapse rate and of the generation at which the threshold is
-crossed, with 50% and 90% intervals, and the warnings (every output carries them): a covariate or $n$ well
-outside the range of the design's training rows (an extrapolation, naming the column), a horizon within which
-fewer than 95% of the draws cross, a family whose forecast is marked unreliable (`recipe.forecast_reliable`).
+on the design's configurations (`jaxcollapse.bayes.fit_covariates`: ln kappa regressed on the covariates for
+a spread family; for an error family, `jaxcollapse.bayes.fit_growth`: the growth of the headline error per
+generation, ``test_mse`` or ``perplexity``, regressed on them), and prints the posterior predictive of the
+collapse rate (an error family: of the growth per generation, in the metric's units) and of the generation at
+which the threshold is crossed, with 50% and 90% intervals, and the warnings (every output carries them): a
+covariate or $n$ well outside the range of the design's training rows (an extrapolation, naming the column), a
+horizon within which fewer than 95% of the draws cross, a family whose forecast is marked unreliable
+(`recipe.forecast_reliable`), a family whose held-out prediction is not calibrated
+(`jaxcollapse.predict.Family.caveat`).
 
 The same output serves ``jaxcollapse forecast --covariates FILE.csv`` (`run_covariates`): a design whose
 rows without a target are the configurations to predict. Both write, atomically, into ``--out``:
@@ -63,7 +68,7 @@ _INT, _NUM, _STR = (int,), (int, float), (str,)
 PREDICT_KEYS: dict[str, tuple[tuple[type, ...], object, Callable[[object], bool], str]] = {
     "fits": (_INT, 64, lambda v: v >= 2, "an integer >= 2"),
     "horizon": (_INT, 50, lambda v: v >= 1, "an integer >= 1"),
-    "threshold": (_NUM, 0.1, lambda v: math.isfinite(v) and 0 < v != 1, "a number > 0 other than 1 (the start)"),
+    "threshold": (_NUM, None, lambda v: math.isfinite(v) and 0 < v != 1, "a number > 0 other than 1 (the start)"),
     "design": (_STR, None, lambda v: bool(v.strip()), "a path to a design CSV"),
     "seed": (_INT, 0, lambda v: v >= 0, "an integer >= 0"),
     "num_warmup": (_INT, 1000, lambda v: v >= 0, "an integer >= 0"),
@@ -87,19 +92,21 @@ def add_sampler_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"{PROG} predict", allow_abbrev=False,
-                description="Predict a configuration's collapse rate and the generation at which its spread crosses "
-                            "a threshold, without running it recursively: measure its one-step error with a few "
-                            "cheap fits, fit the hierarchical model (ln kappa on the covariates) on the family's "
-                            "design of configurations, and print the posterior predictive with 50%% and 90%% "
-                            "intervals. Flags override the config's [predict] table.")
+                description="Predict a configuration's collapse rate (an error family, mlp or transformer: the growth "
+                            "of its headline error per generation) and the generation at which it crosses a "
+                            "threshold, without running it recursively: measure its one-step error with a few "
+                            "cheap fits, fit the hierarchical model (ln kappa, or the log growth, on the covariates) "
+                            "on the family's design of configurations, and print the posterior predictive with 50%% "
+                            "and 90%% intervals. Flags override the config's [predict] table.")
     p.add_argument("config", metavar="CONFIG.toml", help="a config of 'jaxcollapse run --config' (family, run "
                                                          "parameters, [family] table) with an optional [predict] table")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     p.add_argument("--fits", type=int, help="one-step fits that measure the covariates (default 64)")
     p.add_argument("--horizon", type=int, help="generations to forecast the crossing within (default 50)")
-    p.add_argument("--threshold", type=float, help="level of the spread, relative to its start (1), whose crossing "
-                                                   "is forecast (default 0.1)")
+    p.add_argument("--threshold", type=float, help="level whose crossing is forecast: of the spread relative to its "
+                                                   "start, 1 (default 0.1); an error family: of the error relative to "
+                                                   "the error after one refit, e_1 (above 1; default 2)")
     p.add_argument("--design", metavar="FILE.csv", help="design CSV to fit on (default: the family's shipped one; "
                                                         "[predict] design is relative to the config file)")
     p.add_argument("--seed", type=int, help="seed (default 0)")
@@ -152,10 +159,28 @@ def read_design_or_exit(bayes, path: Path):
 
 
 def family_warning(family: str) -> str:
-    """The unreliable-family caveat of `family` (a recipe name), ``""`` where none or not a recipe."""
+    """The caveats of `family` (a recipe name), ``""`` where none or not a recipe: its forecast marked unreliable
+    (`bayes.family_caveat`), its held-out prediction not calibrated (`jaxcollapse.predict.Family.caveat`)."""
     from .. import bayes, recipes
+    from .. import predict as P
 
-    return bayes.family_caveat(family) if family in recipes.names() else ""
+    if family not in recipes.names():
+        return ""
+    parts = [bayes.family_caveat(family), P.FAMILIES[family].caveat if family in P.FAMILIES else ""]
+    return "; ".join(p for p in parts if p)
+
+
+DEFAULT_THRESHOLD = {"spread": 0.1, "error": 2.0}
+
+
+def threshold_for(model: str, thr) -> float:
+    """The crossing threshold: `thr`, else the model's default; an error model's must be above 1 (CLIError)."""
+    if thr is None:
+        return DEFAULT_THRESHOLD[model]
+    if model == "error" and not thr > 1:
+        raise CLIError(f"threshold must be above 1 for an error family (a level of the error relative to the error "
+                       f"after one refit, e_1), got {thr:g}")
+    return float(thr)
 
 
 # --------------------------------------------------------------------------- output
@@ -186,9 +211,17 @@ def prediction_table(preds, horizon: int) -> str:
                     f"{'[' + _fmt_cross(cl9) + ', ' + _fmt_cross(ch9) + ']':>17} {float(np.mean(np.isfinite(c))):8.3f}")
         lines.append(row)
     thr = next((p.threshold for p in preds if p.threshold is not None), None)
-    lines.append(f"rate: per generation, -E ln(s_t+1 / s_t) (negative: the spread grows); crossing: the first "
-                 f"generation at which one chain's spread, from 1, reaches {thr:g} ('> horizon': not within "
-                 f"{horizon} generations); P(cross): the probability that it does within the horizon")
+    if preds and preds[0].quantity == "growth":
+        m = preds[0].metric
+        lines[0] = lines[0].replace("rate median", "growth med.")
+        lines.append(f"growth: per generation, E(e_t+1 - e_t) of {m} in its units (not a decay rate: the error grows); "
+                     f"crossing: the first generation at which one chain's {m}, relative to the error after one refit "
+                     f"(e_1 = 1), reaches {thr:g} ('> horizon': not within {horizon} generations); P(cross): the "
+                     "probability that it does within the horizon")
+    else:
+        lines.append(f"rate: per generation, -E ln(s_t+1 / s_t) (negative: the spread grows); crossing: the first "
+                     f"generation at which one chain's spread, from 1, reaches {thr:g} ('> horizon': not within "
+                     f"{horizon} generations); P(cross): the probability that it does within the horizon")
     return "\n".join(lines)
 
 
@@ -200,7 +233,8 @@ def write_outputs(folder: Path, text: str, preds, design, xs: Sequence[dict], ns
     with (folder / "predictions.csv").open("w", encoding="utf-8", newline="") as f:
         for w in warnings_:
             f.write(f"# jaxcollapse forecast warning: {' '.join(w.split())}\n")
-        head = (["label", "n", *cols] + [f"rate_q{q:g}" for q in QUANTILES] + [f"crossing_q{q:g}" for q in QUANTILES]
+        qn = preds[0].quantity if preds else "rate"
+        head = (["label", "n", *cols] + [f"{qn}_q{q:g}" for q in QUANTILES] + [f"crossing_q{q:g}" for q in QUANTILES]
                 + ["p_cross"])
         f.write(",".join(head) + "\n")
         for p, x, n in zip(preds, xs, ns, strict=True):
@@ -213,7 +247,7 @@ def write_outputs(folder: Path, text: str, preds, design, xs: Sequence[dict], ns
                 row += [format(float(v), ".9g") for v in _q(c, QUANTILES)] + [format(float(np.mean(np.isfinite(c))),
                                                                                      ".6g")]
             f.write(",".join(row) + "\n")
-    arrays = {"rate": np.stack([np.asarray(p.rate, np.float64) for p in preds], axis=1),
+    arrays = {preds[0].quantity: np.stack([np.asarray(p.rate, np.float64) for p in preds], axis=1),
               "labels": np.array([p.label for p in preds])}
     if all(p.crossing is not None for p in preds):
         arrays["crossing"] = np.stack([np.asarray(p.crossing, np.float64) for p in preds], axis=1)
@@ -270,8 +304,9 @@ def figure(preds, design, title: str, warnings_: Sequence[str]):
         if truth is not None and np.isfinite(truth):
             ax.plot([truth], [yi], "x", color="tab:red", ms=7, label="measured" if yi == y[0] else None)
     ax.set_yticks(y, [p.label for p in preds], fontsize=8)
-    ax.set_xlabel("collapse rate per generation")
-    ax.set_title("predicted rate", fontsize="medium")
+    growth = bool(preds) and preds[0].quantity == "growth"
+    ax.set_xlabel(f"growth of {preds[0].metric} per generation" if growth else "collapse rate per generation")
+    ax.set_title("predicted growth" if growth else "predicted rate", fontsize="medium")
     ax.legend(fontsize=7, loc="best")
     if has_cross:
         ax2 = axes[1]
@@ -299,8 +334,9 @@ def figure(preds, design, title: str, warnings_: Sequence[str]):
             ax2.axvline(horizon, color="0.5", ls=":", lw=1)
         ax2.set_yticks(y, [p.label for p in preds], fontsize=8)
         ax2.set_ylim(y.min() - 0.6, y.max() + 0.8)
-        ax2.set_xlabel("generation at which the spread crosses the threshold")
-        ax2.set_title(f"generation of crossing {preds[0].threshold:g} x the start\n(violin; bars: 50% and 90% "
+        ax2.set_xlabel(f"generation at which {'the error' if growth else 'the spread'} crosses the threshold")
+        ref = "e_1 (the error after one refit)" if growth else "the start"
+        ax2.set_title(f"generation of crossing {preds[0].threshold:g} x {ref}\n(violin; bars: 50% and 90% "
                       "intervals; dotted: the horizon)", fontsize="medium")
     fig.suptitle(textwrap.fill(title, 110), fontsize="medium")
     if note:
@@ -315,7 +351,7 @@ def run_covariates(args) -> int:
     for flag, v in (("--model", args.model), ("--n", args.n), ("--divisor", args.divisor), ("--array", args.array)):
         if v is not None:
             raise CLIError(f"{flag} applies to a run's per-chain FILE, not to --covariates (the design's rows "
-                           "carry their n; the model is the spread model)")
+                           "carry their n; the model is the design's: spread, or error for model=error)")
     path = Path(args.covariates)
     out = Path(args.out)
     check_writable(out, args.force)
@@ -323,6 +359,7 @@ def run_covariates(args) -> int:
     from .. import bayes  # imports JAX
 
     design = read_design_or_exit(bayes, path)
+    threshold_for(design.model, args.threshold)
     _run(args, out, design, path.name)
     return 0
 
@@ -344,7 +381,7 @@ def _run(args, out: Path, design, name: str) -> None:
             _w.simplefilter("always", UserWarning)
             post = bayes.fit_covariates(design, key=k_fit, num_warmup=args.num_warmup, num_samples=args.num_samples,
                                         num_chains=args.num_chains)
-            thr = 0.1 if args.threshold is None else args.threshold
+            thr = threshold_for(design.model, args.threshold)
             preds = post.predict_design(design, key=k_pred, rows="auto", horizon=args.horizon, threshold=thr)
     except ValueError as e:
         raise CLIError(f"{name}: {e}") from None
@@ -364,7 +401,8 @@ def _run(args, out: Path, design, name: str) -> None:
                       *(f"warning: {w}" for w in warns if w not in post.warnings)])
     if not args.quiet:
         print(text)
-    title = f"{name}: predicted collapse rate of {len(todo)} configuration(s)" + (f" ({fam})" if fam else "")
+    what = "growth" if design.model == "error" else "collapse rate"
+    title = f"{name}: predicted {what} of {len(todo)} configuration(s)" + (f" ({fam})" if fam else "")
     if caveat:
         title += " — FORECAST MARKED UNRELIABLE"
     _publish(out, args.force, lambda folder: write_outputs(folder, text, preds, design, xs, ns, warns, title, post))
@@ -428,8 +466,8 @@ def main(argv: list[str]) -> int:
             dpath = Path(cfg).parent / dpath
     else:
         try:
-            dpath = P.design_path(recipe.name)
             P.check_fixed(recipe.name, params)
+            dpath = P.design_path(recipe.name)
         except ValueError as e:
             raise CLIError(f"{cfg}: {e}") from None
     design = read_design_or_exit(bayes, dpath)
@@ -439,6 +477,13 @@ def main(argv: list[str]) -> int:
     if unknown:
         raise CLIError(f"{dpath}: column {unknown[0]!r} is not a covariate that jaxcollapse.predict measures for "
                        f"{recipe.name} ({', '.join(cols)})")
+    if design.model != P.model_of(recipe.name):
+        raise CLIError(f"{dpath} is a {design.model} design, but {recipe.name}'s prediction uses the "
+                       f"{P.model_of(recipe.name)} model")
+    try:
+        settings["threshold"] = threshold_for(design.model, settings["threshold"])
+    except CLIError as e:
+        raise CLIError(f"{cfg}: {e}") from None
     _predict(args, settings, recipe, values, params, design, dpath, out)
     return 0
 
@@ -465,8 +510,9 @@ def _predict(args, settings: dict, recipe, values: dict, params: dict, design, d
             t_meas = time.perf_counter() - t0
             post = bayes.fit_covariates(design, key=k_fit, num_warmup=settings["num_warmup"],
                                         num_samples=settings["num_samples"], num_chains=settings["num_chains"])
+            kw = {"start": x["e0"], "metric": P.metric_of(recipe.name)} if design.model == "error" else {}
             pred = post.predict({c: x[c] for c in design.columns}, params["n"], key=k_pred,
-                                horizon=settings["horizon"], threshold=settings["threshold"], label=label)
+                                horizon=settings["horizon"], threshold=settings["threshold"], label=label, **kw)
     except ValueError as e:
         raise CLIError(f"{args.config}: {e}") from None
     warns = _collect([pred], caught, caveat, post)
@@ -474,13 +520,16 @@ def _predict(args, settings: dict, recipe, values: dict, params: dict, design, d
     text = "\n".join([
         f"{args.config}: {recipe.describe(params)}",
         f"measured in {settings['fits']} one-step fits ({t_meas:.1f} s; no recursion): "
-        + ", ".join(f"{c} = {x[c]:.6g}" for c in design.columns),
+        + ", ".join(f"{c} = {x[c]:.6g}" for c in design.columns)
+        + (f" (levels of {P.metric_of(recipe.name)}: e_0 = {x['e0']:.6g}, e_1 = {x['e1']:.6g})"
+           if design.model == "error" else ""),
         f"design: {dpath} ({K} configurations)",
         post.summary(), "", prediction_table([pred], settings["horizon"]),
         *(f"warning: {w}" for w in warns if w not in post.warnings)])
     if not args.quiet:
         print(text)
-    title = f"{recipe.describe(params)}: predicted collapse rate (no recursion)"
+    what = f"growth of {P.metric_of(recipe.name)}" if design.model == "error" else "collapse rate"
+    title = f"{recipe.describe(params)}: predicted {what} (no recursion)"
     if caveat:
         title += " — FORECAST MARKED UNRELIABLE"
     _publish(out, args.force, lambda folder: write_outputs(folder, text, [pred], design, [x], [params["n"]], warns,
