@@ -461,6 +461,9 @@ def write(stem, table, per_config, notes, perf, info, started, load0, echo: bool
              "rate (the predictive convolved with the measurement's own se) +- binomial se;",
              "rate RMSE of the predictive median (relative: over the sd of the rates across the design); crossing: "
              f"share of held-out chains whose first s <= {THRESHOLD} s_0 lies in the 90% predictive interval.",
+             "Error families (" + ", ".join(THRESHOLDS) + "): the growth of the headline error per generation in "
+             "place of the rate, and the crossing of e >= " + ", ".join(f"{v:g} e_1 ({k})" for k, v in
+                                                                     THRESHOLDS.items()) + " (e_1: after one refit).",
              "Verdict: 90% coverage in [0.80, 0.97].", head, "", md_table(table), "", *notes]
     if perf is not None:
         lines += ["", "Performance: fit_covariates over 50 simulated configurations x 1,000 chains x 20 generations "

@@ -259,7 +259,7 @@ record(f"predicted rate matches the realized rate (z {z:+.2f})", abs(z) < Z_BOUN
 #
 # Section 5 needs the learner's one-step ratios *and* assumes that $\kappa$ stays what the first refit
 # shows. Across configurations of a learned family (a mixture refitted by truncated EM, a kernel density
-# estimate, a VAE) $\kappa$ depends on what a user can measure in one step: the one-step log error of
+# estimate, a VAE, a diffusion model) $\kappa$ depends on what a user can measure in one step: the one-step log error of
 # the spread $\overline{\ln(s_1/s_0)} + r_{\rm sample}(n)$ (an estimate of $\ln\kappa$ at the first refit,
 # from a few cheap fits, `jaxcollapse.predict.measure`) and the capacity and budget knobs ($\ln n$, EM
 # iterations, the bandwidth, width, training steps, learning rate). `bayes.fit_covariates` regresses
@@ -278,7 +278,8 @@ record(f"predicted rate matches the realized rate (z {z:+.2f})", abs(z) < Z_BOUN
 
 # %%
 FOLDS = 3
-HELD = P.PREDICTABLE if FULL else ("kde",)
+SPREAD_FAMILIES = tuple(f for f in P.PREDICTABLE if P.model_of(f) == "spread")  # the error families: 6b
+HELD = SPREAD_FAMILIES if FULL else ("kde",)
 SAMPLER_678 = SAMPLER if FULL else dict(num_warmup=200, num_samples=200, num_chains=2)  # sections 6-8
 held = []  # (family, label, measured rate, se, median, lo50, hi50, lo90, hi90)
 for fam in HELD:
@@ -321,7 +322,7 @@ if FULL:
 
 fig = Figure(figsize=(6.5, 5))
 ax = fig.add_subplot(1, 1, 1)
-for fam, color in zip(HELD, ("tab:blue", "tab:orange", "tab:green"), strict=False):
+for fam, color in zip(HELD, ("tab:blue", "tab:orange", "tab:green", "tab:purple"), strict=False):
     sel = np.array([h[0] == fam for h in held])
     r, med = H[sel, 0], H[sel, 2]
     ax.errorbar(r, med, yerr=[med - H[sel, 5], H[sel, 6] - med], fmt="o", color=color, ms=4, lw=0.8, capsize=2,
@@ -335,6 +336,53 @@ ax.set_title(f"held-out configurations: 90% intervals cover {hit90}/{M}", fontsi
 ax.legend(fontsize=8)
 fig.tight_layout()
 show(fig, "heldout_prediction")
+
+# %% [markdown]
+# ### 6b. The error families: the growth of the error per generation
+#
+# The MLP's test error and the transformer's held-out perplexity grow; their declared model is the
+# error-growth one (increments $e_{t+1} - e_t$ with one lumped mean per generation), so what is predicted
+# is that growth $g$, in the metric's units, not a decay rate. `bayes.fit_growth` (an error design: `fit_covariates`
+# dispatches to it) regresses $\ln g_k$ on the same kind of covariates, with the log one-step increment
+# $o_k = \ln(\bar e_1 - \bar e_0)$ as an offset ($\beta = 0$: every generation adds the first step's
+# increment), and the log standard deviation of one chain's increments beside it, so that the generation at
+# which one chain's error reaches a multiple of $e_1$ has per-chain intervals. The same three folds as above;
+# at reduced size the MLP design and one fold, at full size both designs and every fold. The transformer's
+# forecast is marked unreliable (its increments shrink with the generation), and every prediction of it
+# says so (`jaxcollapse.predict.caveats_of`).
+
+# %%
+ERR = tuple(f for f in P.PREDICTABLE if P.model_of(f) == "error") if FULL else ("mlp",)
+eheld = []  # (family, measured growth, se, median, lo50, hi50, lo90, hi90)
+for fam in ERR:
+    d = bayes.read_design(P.design_path(fam))
+    folds = np.array_split(np.random.default_rng(7).permutation(d.K), FOLDS)
+    for f, test in enumerate(folds if FULL else folds[:1]):
+        train = np.setdiff1d(np.arange(d.K), test)
+        gpost = bayes.fit_covariates(d.subset(train), key=jax.random.fold_in(jax.random.key(62), f), **SAMPLER_678)
+        if f == 0:
+            print(gpost.summary())
+        for i in test:
+            x = {c: float(d.x[i, j]) for j, c in enumerate(d.columns)}
+            pr = gpost.predict(x, float(d.n[i]), key=jax.random.fold_in(jax.random.key(63), int(i)), horizon=50,
+                               threshold=2.0, start=float(d.e0[i]), label=d.labels[i])
+            (l5, h5), (l9, h9) = (pr.interval(lv, se=float(d.rate_se[i])) for lv in (0.5, 0.9))
+            eheld.append((fam, float(d.rate[i]), float(d.rate_se[i]), float(np.median(pr.rate)), l5, h5, l9, h9))
+        print(pr.summary())
+    for c in P.caveats_of(fam):
+        print(f"{fam}: warning: {c}")
+    tick(f"held-out growth: {fam}")
+E = np.array([h[1:] for h in eheld])
+ehit50 = int(np.sum((E[:, 3] <= E[:, 0]) & (E[:, 0] <= E[:, 4])))
+ehit90 = int(np.sum((E[:, 5] <= E[:, 0]) & (E[:, 0] <= E[:, 6])))
+EM = len(eheld)
+print(f"error families, held-out growth: 50% intervals {ehit50}/{EM}, 90% intervals {ehit90}/{EM}")
+lo_ok, hi_ok = binom_range(EM)
+record(f"held-out 90% growth intervals cover {ehit90}/{EM} configurations (binomial range [{lo_ok}, {hi_ok}])",
+       lo_ok <= ehit90 <= hi_ok)
+lo5, hi5 = binom_range(EM, 0.5)
+record(f"held-out 50% growth intervals cover {ehit50}/{EM} configurations (binomial range [{lo5}, {hi5}])",
+       lo5 <= ehit50 <= hi5)
 
 # %% [markdown]
 # ## 7. Calibration per family: does a forecast's interval hold?

@@ -29,7 +29,8 @@ horizon within which fewer than 95% of the draws cross, a family whose forecast 
 The same output serves ``jaxcollapse forecast --covariates FILE.csv`` (`run_covariates`): a design whose
 rows without a target are the configurations to predict. Both write, atomically, into ``--out``:
 ``summary.txt`` (what is printed), ``predictions.csv`` (one row per predicted configuration: its covariates,
-the 5/25/50/75/95% quantiles of the rate and of the crossing generation, the probability of crossing within
+the 5/25/50/75/95% quantiles of the rate, ``rate_q*``, or of an error family's growth, ``growth_q*``,
+and of the crossing generation, the probability of crossing within
 the horizon; the warnings as first comment lines ``# jaxcollapse forecast warning: ...``), ``posterior.npz``
 (the draws) and ``predictions.png`` (the rate intervals per configuration beside the training rates, and the
 distribution of the crossing generation).
@@ -291,10 +292,11 @@ def figure(preds, design, title: str, warnings_: Sequence[str]):
     axes = fig.subplots(1, 2 if has_cross else 1, squeeze=False)[0]
     ax = axes[0]
     y = np.arange(k)[::-1]
+    growth = bool(preds) and preds[0].quantity == "growth"
     _, tr, tse = training_rates(design)
     if tr.size:
         ax.axvspan(float(np.nanmin(tr)), float(np.nanmax(tr)), color="0.92", zorder=0,
-                   label=f"range of the {tr.size} training rates")
+                   label=f"range of the {tr.size} training {'growths' if growth else 'rates'}")
     for yi, p in zip(y, preds, strict=True):
         (l5, h5), (l9, h9) = (p.interval(lv) for lv in LEVELS)
         ax.plot([l9, h9], [yi, yi], color="tab:blue", lw=1.5, label="90% interval" if yi == y[0] else None)
@@ -304,7 +306,6 @@ def figure(preds, design, title: str, warnings_: Sequence[str]):
         if truth is not None and np.isfinite(truth):
             ax.plot([truth], [yi], "x", color="tab:red", ms=7, label="measured" if yi == y[0] else None)
     ax.set_yticks(y, [p.label for p in preds], fontsize=8)
-    growth = bool(preds) and preds[0].quantity == "growth"
     ax.set_xlabel(f"growth of {preds[0].metric} per generation" if growth else "collapse rate per generation")
     ax.set_title("predicted growth" if growth else "predicted rate", fontsize="medium")
     ax.legend(fontsize=7, loc="best")
