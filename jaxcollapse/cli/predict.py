@@ -185,7 +185,7 @@ def threshold_for(model: str, thr) -> float:
 
 
 # --------------------------------------------------------------------------- output
-def _q(a: np.ndarray, q) -> np.ndarray:
+def _q(a: np.ndarray, q) -> np.ndarray | float:
     return np.quantile(np.asarray(a, np.float64), q, method="inverted_cdf")
 
 
@@ -512,7 +512,7 @@ def _predict(args, settings: dict, recipe, values: dict, params: dict, design, d
             post = bayes.fit_covariates(design, key=k_fit, num_warmup=settings["num_warmup"],
                                         num_samples=settings["num_samples"], num_chains=settings["num_chains"])
             kw = {"start": x["e0"], "metric": P.metric_of(recipe.name)} if design.model == "error" else {}
-            pred = post.predict({c: x[c] for c in design.columns}, params["n"], key=k_pred,
+            pred = post.predict({c: x[c] for c in design.columns}, float(params["n"]), key=k_pred,
                                 horizon=settings["horizon"], threshold=settings["threshold"], label=label, **kw)
     except ValueError as e:
         raise CLIError(f"{args.config}: {e}") from None
@@ -533,8 +533,8 @@ def _predict(args, settings: dict, recipe, values: dict, params: dict, design, d
     title = f"{recipe.describe(params)}: predicted {what} (no recursion)"
     if caveat:
         title += " — FORECAST MARKED UNRELIABLE"
-    _publish(out, args.force, lambda folder: write_outputs(folder, text, [pred], design, [x], [params["n"]], warns,
-                                                          title, post))
+    n = float(params["n"])
+    _publish(out, args.force, lambda folder: write_outputs(folder, text, [pred], design, [x], [n], warns, title, post))
     if not args.quiet:
         print(f"wrote {out}/ (summary.txt, predictions.csv, posterior.npz, predictions.png)")
 
