@@ -199,7 +199,8 @@ def build_design(family: str, spec: dict):
     dropped = int((~ok).sum())
     keep = [j for j in range(len(cols)) if np.ptp(x[ok, j]) > 0]  # a knob the design holds fixed is no covariate
     cols = tuple(cols[j] for j in keep)
-    d = Design(cols, x[:, keep], n, count, sum_log, sum_ratio, rate, se, labels, family, **extra).subset(ok)
+    d = Design(cols, x[:, keep], n, count, sum_log, sum_ratio, rate, se, labels, family, **extra,
+               generations=spec["generations"]).subset(ok)
     return d, s[ok], {"sim_cpu_s": c1 - c0, "measure_cpu_s": c2 - c1, "groups": groups, "nonfinite": nonfinite,
                       "dropped": dropped}
 

@@ -327,6 +327,13 @@ def test_growth_heldout_covers_and_paths_match(growth):
     lo, hi = pr.crossing_interval(0.9)
     assert np.mean((cross >= lo) & (cross <= hi)) >= 0.9 - 4 * math.sqrt(0.09 / 400)
     assert "predicted growth of" in pr.summary() and "kappa" not in pr.summary()
+    assert not any("beyond the" in w for w in pr.warnings)  # the design records no generations: no such warning
+    import dataclasses
+
+    short = dataclasses.replace(post, design=dataclasses.replace(post.design, generations=1))
+    pr1 = short.predict(x, 64, key=jax.random.key(9), horizon=H, threshold=2.0, start=0.01)
+    med = float(np.quantile(pr1.crossing, 0.5, method="inverted_cdf"))
+    assert med > 1 and any("lies beyond the 1 generations" in w for w in pr1.warnings)
     with pytest.raises(ValueError, match="threshold"):
         post.predict(x, 64, key=jax.random.key(0), threshold=0.1, start=0.01)  # below the start: not a growth
 
@@ -338,7 +345,13 @@ def test_growth_design_roundtrip_and_bad_input(tmp_path, growth):
     full.to_csv(p)
     assert p.read_text().splitlines()[0] == "# family=simulated model=error"
     e = read_design(p)
-    assert e.model == "error" and e.columns == GROWTH_COLUMNS
+    assert e.model == "error" and e.columns == GROWTH_COLUMNS and e.generations is None
+    import dataclasses
+
+    q = tmp_path / "g8.csv"
+    dataclasses.replace(full, generations=8).to_csv(q)
+    assert q.read_text().splitlines()[0] == "# family=simulated model=error generations=8"
+    assert read_design(q).generations == 8
     for a in ("x", "rate", "rate_se", "step_sd", "step_count", "e0"):
         np.testing.assert_array_equal(getattr(e, a), getattr(full, a))
     text = p.read_text()

@@ -105,6 +105,8 @@ class Design:
       targets are a measured growth per generation of the headline error in `rate` ± `rate_se`, and
       `step_sd` `(K,)`: the standard deviation of its per-step increments, measured from `step_count` of
       them; `e0` `(K,)`: the error at generation 0, the start of the predicted paths; see `fit_covariates`).
+    - `generations`: how many generations each configuration's recursion ran (None: not recorded); a predicted
+      crossing beyond them carries a warning.
     """
 
     columns: tuple[str, ...]
@@ -121,6 +123,7 @@ class Design:
     step_sd: np.ndarray | None = None
     step_count: np.ndarray | None = None
     e0: np.ndarray | None = None
+    generations: int | None = None
 
     def __post_init__(self):
         K = int(np.shape(self.n)[0])
@@ -148,7 +151,8 @@ class Design:
         return self.has_sums | self.has_rate
 
     def _extra(self, idx=slice(None)) -> dict:
-        return {"model": self.model, **{c: getattr(self, c)[idx] for c in ERROR_COLUMNS}}
+        return {"model": self.model, "generations": self.generations,
+                **{c: getattr(self, c)[idx] for c in ERROR_COLUMNS}}
 
     def subset(self, rows) -> Design:
         """The design of the given rows (indices or a boolean mask)."""
@@ -191,7 +195,8 @@ class Design:
         """Write the design as `read_design` reads it (a first ``# family=... model=...`` comment line)."""
         head = ["label", "n", *self.columns, *self._targets()]
         with open(path, "w", newline="") as f:
-            f.write(f"# family={self.family}" + (f" model={self.model}" if self.model != "spread" else "") + "\n")
+            f.write(f"# family={self.family}" + (f" model={self.model}" if self.model != "spread" else "")
+                    + (f" generations={self.generations}" if self.generations else "") + "\n")
             w = csv.DictWriter(f, head)
             w.writeheader()
             for r in self.rows():
@@ -227,9 +232,10 @@ def read_design(path_or_rows, *, family: str = "", covariates: Sequence[str] | N
     declared model of the family's entry in `jaxcollapse.predict.FAMILIES`, else ``"spread"``). An error
     design's targets are ``rate,rate_se`` (the measured growth per generation and its standard error) with
     ``step_sd,step_count`` (the increments' standard deviation and their number); ``e0`` (optional, default
-    0) is the error at generation 0; it has no sums.
+    0) is the error at generation 0; it has no sums. A ``generations=G`` on the comment line records how many
+    generations the design's recursions ran (`Design.generations`).
     """
-    fam, mod = family, model
+    fam, mod, gens = family, model, None
     if isinstance(path_or_rows, (str, os.PathLike)):
         text = Path(path_or_rows).read_text(encoding="utf-8")
         lines = text.splitlines()
@@ -238,6 +244,11 @@ def read_design(path_or_rows, *, family: str = "", covariates: Sequence[str] | N
                 fam = ln.split("family=", 1)[1].strip().split()[0] if ln.split("family=", 1)[1].strip() else ""
             if ln.startswith("#") and "model=" in ln and mod is None:
                 mod = (ln.split("model=", 1)[1].strip().split() or [""])[0]
+            if ln.startswith("#") and "generations=" in ln and gens is None:
+                g = (ln.split("generations=", 1)[1].strip().split() or [""])[0]
+                if not g.isdigit() or int(g) < 1:
+                    raise ValueError(f"column 'label': generations={g!r} on a comment line is not an integer >= 1")
+                gens = int(g)
         body = "\n".join(ln for ln in lines if not ln.startswith("#") and ln.strip())
         reader = csv.DictReader(io.StringIO(body))
         header = [h.strip() for h in (reader.fieldnames or [])]
@@ -310,7 +321,7 @@ def read_design(path_or_rows, *, family: str = "", covariates: Sequence[str] | N
     ex = {c: (col(c) if c in header else nan) for c in ERROR_COLUMNS}
     if mod == "error" and "e0" not in header:
         ex["e0"] = np.zeros(K)
-    d = Design(cols, x, n, count, sl, sr, rate, se, labels, fam, mod, **ex)
+    d = Design(cols, x, n, count, sl, sr, rate, se, labels, fam, mod, **ex, generations=gens)
     check_design(d)
     return d
 
@@ -509,6 +520,16 @@ class RatePrediction:
         return self.summary()
 
 
+def _beyond(design: Design, crossing: np.ndarray) -> list[str]:
+    """A warning where the median crossing lies beyond the generations the design's recursions ran."""
+    G = design.generations
+    med = float(np.quantile(crossing, 0.5, method="inverted_cdf"))
+    if G and med > G:
+        return [f"the median crossing ({_g(med)}) lies beyond the {G} generations each configuration of the design "
+                "was run: the forecast assumes the rate (growth) per generation stays what those generations showed"]
+    return []
+
+
 def _g(x: float) -> str:
     return "> horizon" if math.isinf(x) else f"{x:.0f}"
 
@@ -661,6 +682,7 @@ class CovariatePosterior:
             if p < 0.95:
                 warns.append(f"only {p:.0%} of the draws cross {thr:g} within the horizon of {H} generations: the "
                              "upper end of the crossing interval is beyond it (a longer horizon resolves it)")
+            warns += _beyond(self.design, crossing)
         return RatePrediction(label, rate, np.exp(lk), ne, np.arange(H + 1), paths, thr, crossing, s0,
                               tuple(warns))
 
@@ -1021,6 +1043,7 @@ class GrowthPosterior(CovariatePosterior):
             if p < 0.95:
                 warns.append(f"only {p:.0%} of the draws cross {thr:g} within the horizon of {H} generations: the "
                              "upper end of the crossing interval is beyond it (a longer horizon resolves it)")
+            warns += _beyond(self.design, crossing)
         return RatePrediction(label, g, None, None, np.arange(H + 1), paths, thr, crossing, p0, tuple(warns),
                               quantity="growth", metric=metric, step_sd=sd, unit=e1)
 

@@ -22,7 +22,8 @@ generation, ``test_mse`` or ``perplexity``, regressed on them), and prints the p
 collapse rate (an error family: of the growth per generation, in the metric's units) and of the generation at
 which the threshold is crossed, with 50% and 90% intervals, and the warnings (every output carries them): a
 covariate or $n$ well outside the range of the design's training rows (an extrapolation, naming the column), a
-horizon within which fewer than 95% of the draws cross, a family whose forecast is marked unreliable
+horizon within which fewer than 95% of the draws cross, a median crossing beyond the generations the design's
+recursions ran (``generations=`` on its comment line), a family whose forecast is marked unreliable
 (`recipe.forecast_reliable`), a family whose held-out prediction is not calibrated
 (`jaxcollapse.predict.Family.caveat`).
 
