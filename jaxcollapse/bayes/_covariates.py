@@ -539,6 +539,20 @@ def _check_level(level) -> None:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
 
 
+def _check_predict_args(n, key, horizon) -> float:
+    """`predict`'s shared checks (before anything is drawn): the size as a float, the key, the horizon."""
+    try:
+        nn = float(n)
+    except (TypeError, ValueError):
+        raise ValueError(f"n must be a number >= 2, got {n!r}") from None
+    if not (math.isfinite(nn) and nn >= 2):
+        raise ValueError(f"n must be a number >= 2, got {n!r}")
+    _check_key(key)
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+    return nn
+
+
 @dataclass(frozen=True, eq=False)
 class CovariatePosterior:
     r"""Posterior draws of the hierarchical model (`fit_covariates`).
@@ -640,15 +654,7 @@ class CovariatePosterior:
         first crossing is reported; `start` ($> 0$): the statistic at generation 0.
         """
         xr = self._row(x)
-        try:
-            nn = float(n)
-        except (TypeError, ValueError):
-            raise ValueError(f"n must be a number >= 2, got {n!r}") from None
-        if not (math.isfinite(nn) and nn >= 2):
-            raise ValueError(f"n must be a number >= 2, got {n!r}")
-        _check_key(key)
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        nn = _check_predict_args(n, key, horizon)
         s0 = float(start)
         if not (math.isfinite(s0) and s0 > 0):
             raise ValueError(f"start must be a finite number > 0, got {start!r}")
@@ -996,15 +1002,7 @@ class GrowthPosterior(CovariatePosterior):
         `start`: the error at generation 0, $e_0$ (finite); `threshold`: a level of $e_h / e_1$ above
         $e_0 / e_1$ (the error after one refit is 1); `metric`: the headline metric's name (for the summary)."""
         xr = self._row(x)
-        try:
-            nn = float(n)
-        except (TypeError, ValueError):
-            raise ValueError(f"n must be a number >= 2, got {n!r}") from None
-        if not (math.isfinite(nn) and nn >= 2):
-            raise ValueError(f"n must be a number >= 2, got {n!r}")
-        _check_key(key)
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        nn = _check_predict_args(n, key, horizon)
         if metric is None:
             from ..predict import FAMILIES
 
