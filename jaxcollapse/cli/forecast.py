@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=int, default=50, help="generations to forecast ahead (default 50)")
     p.add_argument("--threshold", type=float, help="level of the statistic to forecast a crossing of (default: a "
                                                    "tenth of the start; error: twice the start; --covariates: the "
-                                                   "spread relative to its start 1, default 0.1)")
+                                                   "spread relative to its start 1, default 0.1, or for an error "
+                                                   "design the error relative to its level after one refit, above "
+                                                   "1, default 2)")
     p.add_argument("--array", metavar="NAME", help="NPZ: the array to read")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--num-warmup", dest="num_warmup", type=int, default=1000, help="NUTS warm-up draws (1000)")
@@ -130,8 +132,8 @@ def main(argv: list[str]) -> int:
                        f"(see '{PROG} forecast --help')")
     if args.covariates is not None:
         if args.threshold is not None and not (math.isfinite(args.threshold) and 0 < args.threshold != 1):
-            raise CLIError(f"--threshold must be a number > 0 other than 1 (with --covariates: the spread relative to "
-                           f"its start, 1), got {args.threshold}")
+            raise CLIError(f"--threshold must be a number > 0 other than 1 (with --covariates: a level relative to "
+                           f"the start, 1), got {args.threshold}")
         from .predict import run_covariates
 
         return run_covariates(args)
