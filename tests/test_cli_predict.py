@@ -106,15 +106,11 @@ CAVEAT = (f"the forecast of family '{_UnreliablePredict.name}' is marked unrelia
           f"{_UnreliablePredict.forecast_caveat}")
 
 
-@pytest.fixture(scope="module")
-def covariate_run(tmp_path_factory):
-    """One ``forecast --covariates`` run (one fit) on the tiny design, whose ``# family=`` is a recipe marked
-    unreliable; the figure it drew is kept."""
+def spied_forecast(design, out, horizon: int):
+    """``forecast --covariates design --out out``, keeping the figures it drew and its fits as (design, keywords,
+    posterior): `(out, code, stdout, stderr, figures, fits)`."""
     from jaxcollapse.cli import predict as cp
 
-    folder = tmp_path_factory.mktemp("cov")
-    design = write_design(folder / "design.csv", family=_UnreliablePredict.name)
-    out = folder / "out"
     figures, draw = [], cp.figure
     fits, fit = [], bayes.fit_covariates
 
@@ -127,14 +123,25 @@ def covariate_run(tmp_path_factory):
         return fits[-1][2]
 
     cp.figure, bayes.fit_covariates = keep, record
-    recipes.register(_UnreliablePredict)
     try:
-        code, stdout, err = run_cli(["forecast", "--covariates", str(design), "--out", str(out), "--horizon", "60",
-                                     *SAMPLER])
+        code, stdout, err = run_cli(["forecast", "--covariates", str(design), "--out", str(out), "--horizon",
+                                     str(horizon), *SAMPLER])
     finally:
-        recipes.unregister(_UnreliablePredict.name)
         cp.figure, bayes.fit_covariates = draw, fit
     return out, code, stdout, err, figures, fits
+
+
+@pytest.fixture(scope="module")
+def covariate_run(tmp_path_factory):
+    """One ``forecast --covariates`` run (one fit) on the tiny design, whose ``# family=`` is a recipe marked
+    unreliable; the figure it drew is kept."""
+    folder = tmp_path_factory.mktemp("cov")
+    design = write_design(folder / "design.csv", family=_UnreliablePredict.name)
+    recipes.register(_UnreliablePredict)
+    try:
+        return spied_forecast(design, folder / "out", 60)
+    finally:
+        recipes.unregister(_UnreliablePredict.name)
 
 
 def test_forecast_covariates_writes_its_files_and_predicts_the_held_out_rows(covariate_run):
@@ -454,36 +461,15 @@ CAVEAT_T = bayes.family_caveat("transformer")
 @pytest.fixture(scope="module")
 def growth_run(tmp_path_factory):
     """One ``forecast --covariates`` run on the tiny error design of the transformer (marked unreliable)."""
-    from jaxcollapse.cli import predict as cp
-
     folder = tmp_path_factory.mktemp("grow")
-    design = write_error_design(folder / "design.csv")
-    out = folder / "out"
-    figures, draw = [], cp.figure
-    fits, fit = [], bayes.fit_covariates
-
-    def keep(*a, **k):
-        figures.append(draw(*a, **k))
-        return figures[-1]
-
-    def record(design, **kw):
-        fits.append(fit(design, **kw))
-        return fits[-1]
-
-    cp.figure, bayes.fit_covariates = keep, record
-    try:
-        code, stdout, err = run_cli(["forecast", "--covariates", str(design), "--out", str(out), "--horizon", "30",
-                                     *SAMPLER])
-    finally:
-        cp.figure, bayes.fit_covariates = draw, fit
-    return out, code, stdout, err, figures, fits
+    return spied_forecast(write_error_design(folder / "design.csv"), folder / "out", 30)
 
 
 def test_forecast_covariates_of_an_error_design_predicts_the_growth(growth_run):
     """The growth, not a decay rate, in every output; the true growth of the row to predict inside its 90%
     interval; the crossing of 2 x e_1 (the default threshold of an error design) from e_0/e_1; and the
     transformer's caveat in the printed summary, summary.txt, the first line of predictions.csv and the figure."""
-    out, code, stdout, err, (fig,), (post,) = growth_run
+    out, code, stdout, err, (fig,), ((_, _, post),) = growth_run
     assert code == 0, err
     assert isinstance(post, bayes.GrowthPosterior)
     assert {p.name for p in out.iterdir()} == OUT_FILES
@@ -519,7 +505,7 @@ def test_predict_an_error_family_config(tmp_path, monkeypatch, growth_run):
     e_0 and e_1, starts the path at e_0 / e_1, and carries the transformer's caveat."""
     from jaxcollapse import predict as P
 
-    post = growth_run[5][0]
+    post = growth_run[5][0][2]
     calls = []
 
     def measure(recipe, values=None, *, key, fits=64):

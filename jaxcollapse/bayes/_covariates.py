@@ -539,6 +539,36 @@ def _check_level(level) -> None:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
 
 
+def _host_rng(key) -> np.random.Generator:
+    """A numpy generator seeded by a `jax.random.key` (the predictive draws run on the host)."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).astype(np.uint64))
+
+
+def _column_warnings(design: Design, columns, xr: np.ndarray) -> list[str]:
+    """A warning per covariate of `xr` beyond the design's range by more than `EXTRAPOLATE` of the range."""
+    out = []
+    for j, c in enumerate(columns):
+        lo, hi = float(design.x[:, j].min()), float(design.x[:, j].max())
+        w = EXTRAPOLATE * (hi - lo)
+        if xr[j] < lo - w or xr[j] > hi + w:
+            out.append(f"column {c!r} = {xr[j]:.6g} is outside the training range [{lo:.6g}, {hi:.6g}]: the "
+                       "prediction extrapolates the regression")
+    return out
+
+
+def _crossing(paths: np.ndarray, thr: float, up: bool, design: Design, warns: list[str]) -> np.ndarray:
+    r"""The first generation $h \ge 1$ at which each path is at or beyond `thr` (upward if `up`; `inf`: not within
+    the horizon); appends the horizon and beyond-the-design warnings to `warns`."""
+    beyond = paths[:, 1:] >= thr if up else paths[:, 1:] <= thr
+    crossing = np.where(beyond.any(axis=1), 1.0 + np.argmax(beyond, axis=1), np.inf)
+    p = float(np.mean(np.isfinite(crossing)))
+    if p < 0.95:
+        warns.append(f"only {p:.0%} of the draws cross {thr:g} within the horizon of {paths.shape[1] - 1} "
+                     "generations: the upper end of the crossing interval is beyond it (a longer horizon resolves it)")
+    warns += _beyond(design, crossing)
+    return crossing
+
+
 def _check_predict_args(n, key, horizon) -> float:
     """`predict`'s shared checks (before anything is drawn): the size as a float, the key, the horizon."""
     try:
@@ -633,13 +663,7 @@ class CovariatePosterior:
         return out
 
     def _extrapolation(self, xr: np.ndarray, n: float) -> list[str]:
-        d, out = self.design, []
-        for j, c in enumerate(self.columns):
-            lo, hi = float(d.x[:, j].min()), float(d.x[:, j].max())
-            w = EXTRAPOLATE * (hi - lo)
-            if xr[j] < lo - w or xr[j] > hi + w:
-                out.append(f"column {c!r} = {xr[j]:.6g} is outside the training range [{lo:.6g}, {hi:.6g}]: the "
-                           "prediction extrapolates the regression")
+        d, out = self.design, _column_warnings(self.design, self.columns, xr)
         lo, hi = float(d.n.min()), float(d.n.max())
         if n < lo / (1 + EXTRAPOLATE) or n > hi * (1 + EXTRAPOLATE):
             out.append(f"n = {n:g} is outside the training range [{lo:g}, {hi:g}]: n_eff extrapolates its regression")
@@ -663,7 +687,7 @@ class CovariatePosterior:
             thr = float(threshold)
             if not (math.isfinite(thr) and thr > 0) or thr == s0:
                 raise ValueError(f"threshold must be a finite number > 0 other than start ({s0:g}), got {threshold!r}")
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).astype(np.uint64))
+        rng = _host_rng(key)
         dr = self.draws
         S = dr["beta0"].shape[0]
         xs = (xr - self.center) / self.scale
@@ -680,15 +704,7 @@ class CovariatePosterior:
             steps = np.log(2.0 * gam) - np.log(ne)[:, None] + lk[:, None]
         paths = s0 * np.exp(np.concatenate([np.zeros((S, 1)), np.cumsum(steps, axis=1)], axis=1))
         warns = self._extrapolation(xr, nn)
-        crossing = None
-        if thr is not None:
-            beyond = paths[:, 1:] <= thr if thr < s0 else paths[:, 1:] >= thr
-            crossing = np.where(beyond.any(axis=1), 1.0 + np.argmax(beyond, axis=1), np.inf)
-            p = float(np.mean(np.isfinite(crossing)))
-            if p < 0.95:
-                warns.append(f"only {p:.0%} of the draws cross {thr:g} within the horizon of {H} generations: the "
-                             "upper end of the crossing interval is beyond it (a longer horizon resolves it)")
-            warns += _beyond(self.design, crossing)
+        crossing = None if thr is None else _crossing(paths, thr, thr > s0, self.design, warns)
         return RatePrediction(label, rate, np.exp(lk), ne, np.arange(H + 1), paths, thr, crossing, s0,
                               tuple(warns))
 
@@ -1022,7 +1038,7 @@ class GrowthPosterior(CovariatePosterior):
             if not (math.isfinite(thr) and thr > p0):
                 raise ValueError(f"threshold must be a finite level of the error relative to e_1 above the start "
                                  f"e_0/e_1 = {p0:.4g}, got {threshold!r}")
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).astype(np.uint64))
+        rng = _host_rng(key)
         dr = self.draws
         S = dr["beta0"].shape[0]
         xs = (xr - self.center) / self.scale
@@ -1033,26 +1049,12 @@ class GrowthPosterior(CovariatePosterior):
         steps = g[:, None] + sd[:, None] * rng.standard_normal((S, H))
         paths = (e0 + np.concatenate([np.zeros((S, 1)), np.cumsum(steps, axis=1)], axis=1)) / e1
         warns = self._extrapolation(xr, nn)
-        crossing = None
-        if thr is not None:
-            beyond = paths[:, 1:] >= thr
-            crossing = np.where(beyond.any(axis=1), 1.0 + np.argmax(beyond, axis=1), np.inf)
-            p = float(np.mean(np.isfinite(crossing)))
-            if p < 0.95:
-                warns.append(f"only {p:.0%} of the draws cross {thr:g} within the horizon of {H} generations: the "
-                             "upper end of the crossing interval is beyond it (a longer horizon resolves it)")
-            warns += _beyond(self.design, crossing)
+        crossing = None if thr is None else _crossing(paths, thr, True, self.design, warns)
         return RatePrediction(label, g, None, None, np.arange(H + 1), paths, thr, crossing, p0, tuple(warns),
                               quantity="growth", metric=metric, step_sd=sd, unit=e1)
 
     def _extrapolation(self, xr: np.ndarray, n: float) -> list[str]:
-        d, out = self.design, []
-        for j, c in enumerate(self.columns):
-            lo, hi = float(d.x[:, j].min()), float(d.x[:, j].max())
-            w = EXTRAPOLATE * (hi - lo)
-            if xr[j] < lo - w or xr[j] > hi + w:
-                out.append(f"column {c!r} = {xr[j]:.6g} is outside the training range [{lo:.6g}, {hi:.6g}]: the "
-                           "prediction extrapolates the regression")
+        d, out = self.design, _column_warnings(self.design, self.columns, xr)
         lo, hi = float(d.n.min()), float(d.n.max())
         if "ln_n" not in self.columns and (n < lo / (1 + EXTRAPOLATE) or n > hi * (1 + EXTRAPOLATE)):
             out.append(f"n = {n:g} is outside the training range [{lo:g}, {hi:g}] (the design holds n fixed): the "
