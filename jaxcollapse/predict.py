@@ -3,11 +3,11 @@ r"""Predict a configuration's collapse rate without running it recursively (issu
 `measure` gives the covariate row of one configuration of a learned family from a few cheap one-step fits
 on real data (no recursion): `fits` chains of the recipe run for **one** generation, and
 
-- ``one_step``, for a **spread family** (kde, mixture, vae, diffusion; `Family.model` ``"spread"``): the
-  one-step log error $\overline{\ln(s_1/s_0)} + r_{\rm sample}(n)$ of the headline spread $s$ (``spread``;
-  diffusion: ``trace``, `Family.metric`) (the mean over the fits, corrected by the known finite-sample term
-  $r_{\rm sample}(n) = -E\ln(\chi^2_{n-1}/n)$, `jaxcollapse.bayes.r_sample`): an estimate of $\ln\kappa$
-  at the first refit (0 for a Gaussian MLE's refit in expectation);
+- ``one_step``, for a **spread family** (kde, mixture, vae, diffusion: their recipes declare
+  `bayes = "spread"`): the one-step log error $\overline{\ln(s_1/s_0)} + r_{\rm sample}(n)$ of the headline
+  spread $s$ (``spread``; diffusion: ``trace``, `Family.metric`) (the mean over the fits, corrected by the known
+  finite-sample term $r_{\rm sample}(n) = -E\ln(\chi^2_{n-1}/n)$, `jaxcollapse.bayes.r_sample`): an estimate
+  of $\ln\kappa$ at the first refit (0 for a Gaussian MLE's refit in expectation);
 - ``one_step``, for an **error family** (mlp: ``test_mse``; transformer: ``perplexity``; their declared model
   is the error-growth model): $\ln(\bar e_1 - \bar e_0)$, the log of the mean one-step increment of the
   headline error (positive, or a `ValueError`), with the levels ``e0`` $= \bar e_0$ and ``e1`` $= \bar e_1$
@@ -52,9 +52,9 @@ __all__ = ["PREDICTABLE", "FAMILIES", "Family", "measure", "measure_many", "desi
 
 @dataclass(frozen=True)
 class Family:
-    """What `measure` records for one recipe: its headline metric and declared bayes model (``"spread"``:
-    the spread model, ln kappa regressed; ``"error"``: the error-growth model, the growth per generation
-    regressed), its knob covariates (name -> function of the resolved params), what extra metrics it reads at
+    """What `measure` records for one recipe: its headline metric (the recipe's declared `bayes` model says how it
+    is predicted: ``"spread"``, ln kappa regressed; ``"error"``, the growth per generation regressed;
+    `model_of`), its knob covariates (name -> function of the resolved params), what extra metrics it reads at
     generation 0 and 1, and the values the shipped design holds fixed."""
 
     knobs: dict[str, Callable[[Mapping[str, Any]], float]]
@@ -62,7 +62,6 @@ class Family:
     metrics: tuple[str, ...] = ()
     fixed: dict[str, Any] = field(default_factory=dict)
     metric: str = "spread"
-    model: str = "spread"
     caveat: str = ""  # where the held-out prediction is not calibrated (benchmarks/heldout.py): every output says so
 
 
@@ -89,11 +88,11 @@ FAMILIES: dict[str, Family] = {
                "init": "fresh", "freqs": 4, "sampler": "euler", "sample_steps": 8, "n_eval": 128,
                "temperature": 1.0, "drift": 0.0}),
     "mlp": Family(
-        knobs=dict(_NEURAL), metric="test_mse", model="error",
+        knobs=dict(_NEURAL), metric="test_mse",
         fixed={"dim": 1, "label_noise": 0.1, "depth": 2, "weight_decay": 0.0, "batch_size": None, "init": "fresh",
                "temperature": 1.0, "drift": 0.0}),
     "transformer": Family(
-        knobs=dict(_NEURAL), metric="perplexity", model="error",
+        knobs=dict(_NEURAL), metric="perplexity",
         fixed={"context": 16, "prompt": 4, "depth": 1, "heads": 2, "weight_decay": 0.0, "batch_size": 32,
                "init": "fresh", "top_k": 0, "top_p": 1.0, "repetition_penalty": 1.0, "decode": "sample",
                "beam_width": 1, "n_eval": 32, "n_heldout": 32, "temperature": 1.0}),
@@ -108,8 +107,11 @@ def metric_of(family: str) -> str:
 
 
 def model_of(family: str) -> str:
-    """The declared bayes model of `family`'s prediction: ``"spread"`` or ``"error"`` (`Family.model`)."""
-    return _family(family).model
+    """The model of `family`'s prediction: its recipe's declared `bayes` model, ``"spread"`` or ``"error"``."""
+    from . import recipes
+
+    _family(family)
+    return recipes.get(family).bayes
 
 
 def covariate_columns(family: str) -> tuple[str, ...]:
@@ -197,7 +199,7 @@ def measure_many(recipe, configs: Sequence[Mapping[str, Any]], *, key, fits: int
     out = []
     for i, p in enumerate(params):
         s = paths[fam.metric][i]
-        if fam.model == "error":
+        if r.bayes == "error":
             row = _error_row(i, fam.metric, s, strict)
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -274,8 +276,8 @@ def predict(recipe, values: Mapping[str, Any] | None = None, *, key, design=None
     r"""Measure a configuration (`measure`), fit `fit_covariates` to the family's shipped design (or `design`:
     a `Design` or a CSV path), and predict its rate and crossing generation (`RatePrediction`).
 
-    An error family (`Family.model` ``"error"``: mlp, transformer) predicts the growth of its headline error per
-    generation (`jaxcollapse.bayes.fit_growth`); its `threshold` is a level of the error relative to the error
+    An error family (its recipe declares `bayes = "error"`: mlp, transformer) predicts the growth of its headline
+    error per generation (`jaxcollapse.bayes.fit_growth`); its `threshold` is a level of the error relative to the error
     after one refit $e_1$ (above 1; `start` does not apply: the path starts at the measured $e_0 / e_1$).
 
     Bad input is refused before anything compiles: a family with no design, a parameter outside the recipe's
@@ -295,7 +297,7 @@ def predict(recipe, values: Mapping[str, Any] | None = None, *, key, design=None
     p = _resolve(r, values, 1, max(2, int(fits)) if isinstance(fits, (int, np.integer)) else 2, fam.metrics)
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
-    if threshold is not None and fam.model == "error":
+    if threshold is not None and r.bayes == "error":
         t = float(threshold)
         if not (math.isfinite(t) and t > 1):
             raise ValueError(f"threshold must be a finite level of {fam.metric} above 1 (the error after one refit, "
@@ -315,15 +317,15 @@ def predict(recipe, values: Mapping[str, Any] | None = None, *, key, design=None
     missing = [c for c in d.columns if c not in cols]
     if missing:
         raise ValueError(f"column {missing[0]!r} of the design is not measured for {r.name}; measure gives {cols}")
-    if d.model != fam.model:
-        raise ValueError(f"the design is a {d.model} design, but {r.name}'s prediction uses the {fam.model} model")
+    if d.model != r.bayes:
+        raise ValueError(f"the design is a {d.model} design, but {r.name}'s prediction uses the {r.bayes} model")
     k1, k2, k3 = jax.random.split(key, 3)
     row = measure(r, values, key=k1, fits=fits)
     post = C.fit_covariates(d, key=k2, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                             n_eff=n_eff)
     x = {c: row[c] for c in d.columns}
     label = r.describe({**p, "regime": "replace"}) if hasattr(r, "describe") else r.name
-    if fam.model == "error":
+    if r.bayes == "error":
         pred = post.predict(x, float(p["n"]), key=k3, horizon=horizon, threshold=threshold, start=row["e0"],
                             label=label, metric=fam.metric)
     else:

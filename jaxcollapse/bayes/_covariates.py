@@ -262,9 +262,9 @@ def read_design(path_or_rows, *, family: str = "", covariates: Sequence[str] | N
         dup = [h for h in header if header.count(h) > 1 or h == ""]
         raise ValueError(f"column {dup[0]!r}: duplicate or empty column name")
     if mod is None:
-        from ..predict import FAMILIES
+        from ..predict import FAMILIES, model_of
 
-        mod = FAMILIES[fam].model if fam in FAMILIES else "spread"
+        mod = model_of(fam) if fam in FAMILIES else "spread"
     if mod not in MODELS:
         raise ValueError(f"column 'label': model {mod!r} is not one of {MODELS}")
     for req in ("label", "n"):
